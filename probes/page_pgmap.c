@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+/* page->pgmap moved to the folio; page_pgmap() is the accessor (6.15). */
+#include <linux/mm.h>
+#include <linux/memremap.h>
+
+static struct dev_pagemap *probe(struct page *page)
+{
+	return page_pgmap(page);
+}
+
+void *zdref_probe = probe;

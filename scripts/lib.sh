@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Shared helpers of zdref's scripts: where things are cached, what the
+# kernel matrix holds and how to run a command in the trixie build root.
+
+ZDREF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ZDREF_CACHE=${ZDREF_CACHE:-$HOME/.cache/zdref}
+ZDREF_TRIXIE=$ZDREF_CACHE/trixie
+ZDREF_CONF=$ZDREF_TOP/scripts/kernels.conf
+
+zdref_log() { printf 'zdref: %s\n' "$*" >&2; }
+zdref_die() { printf 'zdref: error: %s\n' "$*" >&2; exit 1; }
+
+# The names of the kernels of the matrix, in kernels.conf order.
+zdref_kernels() { awk '!/^#/ && NF { print $1 }' "$ZDREF_CONF"; }
+
+# zdref_kernel NAME: describe one kernel of the matrix in K_* variables.
+#   K_ROOT     where its image and modules packages are unpacked
+#   K_VMLINUZ  its kernel image
+#   K_MODDIR   its modules tree (lib/modules/RELEASE under K_ROOT)
+#   K_KDIR     its headers, as the build sees them (inside the trixie root
+#              for build=trixie), K_KDIR_HOST the same seen from the host
+zdref_kernel() {
+	local line
+	line=$(awk -v n="$1" '!/^#/ && $1 == n' "$ZDREF_CONF")
+	[ -n "$line" ] || zdref_die "unknown kernel '$1'; kernels.conf knows: $(zdref_kernels | tr '\n' ' ')"
+	read -r K_NAME K_SUITE K_RELEASE K_BUILD K_IMAGES <<<"$line"
+	K_ROOT=$ZDREF_CACHE/kernels/$K_NAME
+	if [ -d "$K_ROOT/usr/lib/modules/$K_RELEASE" ]; then
+		K_MODDIR=$K_ROOT/usr/lib/modules/$K_RELEASE
+	else
+		K_MODDIR=$K_ROOT/lib/modules/$K_RELEASE
+	fi
+	# bookworm ships /boot/vmlinuz-RELEASE, trixie's linux-binary-* puts
+	# the image beside the modules.
+	K_VMLINUZ=$K_ROOT/boot/vmlinuz-$K_RELEASE
+	[ -f "$K_VMLINUZ" ] || K_VMLINUZ=$K_MODDIR/vmlinuz
+	K_KDIR=/usr/src/linux-headers-$K_RELEASE
+	case "$K_BUILD" in
+	host) K_KDIR_HOST=$K_KDIR ;;
+	trixie) K_KDIR_HOST=$ZDREF_TRIXIE$K_KDIR ;;
+	*) zdref_die "kernels.conf: kernel $K_NAME: build must be host or trixie, not '$K_BUILD'" ;;
+	esac
+}
+
+# zdref_in_trixie CMD...: run CMD in the trixie root, with the repository
+# at /zdref and /proc and /dev mounted (objtool reads /proc).  The mounts
+# live in a private mount namespace and vanish with the command.
+zdref_in_trixie() {
+	[ -x "$ZDREF_TRIXIE/usr/bin/apt-get" ] || zdref_die "no trixie root at $ZDREF_TRIXIE: run scripts/setup"
+	mkdir -p "$ZDREF_TRIXIE/zdref"
+	unshare --mount --propagation private --fork -- /bin/sh -ec '
+		root=$1; top=$2; shift 2
+		mount --bind "$top" "$root/zdref"
+		mount -t proc proc "$root/proc"
+		mount --rbind /dev "$root/dev"
+		exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+	' zdref-trixie "$ZDREF_TRIXIE" "$ZDREF_TOP" "$@"
+}

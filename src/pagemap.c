@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref: the dev_pagemap of a device, registered with memremap_pages().
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/memremap.h>
+#include <linux/topology.h>
+
+#include <zdref/compat.h>
+#include "zdref.h"
+
+static void zdref_pages_freed(struct page *page, unsigned long nr)
+{
+	struct zdref_dev *zd = zdref_pgmap_to_dev(zdref_page_pgmap(page));
+
+	atomic64_add(nr, &zd->frees);
+}
+
+#if ZDREF_HAVE_PGMAP_FOLIO_FREE
+static void zdref_folio_free(struct folio *folio)
+{
+	zdref_pages_freed(&folio->page, folio_nr_pages(folio));
+}
+#else
+static void zdref_page_free(struct page *page)
+{
+	zdref_pages_freed(page, 1);
+}
+#endif
+
+/*
+ * memremap_pages() insists on this callback for device-private memory.
+ * zdref moves no page to the device until migration is implemented, so no
+ * CPU access can fault on one of its device-private pages yet.
+ */
+static vm_fault_t zdref_migrate_to_ram(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct dev_pagemap_ops zdref_pgmap_ops = {
+#if ZDREF_HAVE_PGMAP_FOLIO_FREE
+	.folio_free	= zdref_folio_free,
+#else
+	.page_free	= zdref_page_free,
+#endif
+	.migrate_to_ram	= zdref_migrate_to_ram,
+};
+
+static const enum memory_type zdref_memory_type[] = {
+	[ZDREF_TYPE_FSDAX]	= MEMORY_DEVICE_FS_DAX,
+	[ZDREF_TYPE_GENERIC]	= MEMORY_DEVICE_GENERIC,
+	[ZDREF_TYPE_PRIVATE]	= MEMORY_DEVICE_PRIVATE,
+};
+
+/**
+ * zdref_pagemap_add() - create the struct pages of a device's range
+ * @zd: the device, with its range claimed
+ *
+ * Return: 0, or the error of memremap_pages().
+ */
+int zdref_pagemap_add(struct zdref_dev *zd)
+{
+	struct dev_pagemap *pgmap = &zd->pgmap;
+	void *addr;
+
+	pgmap->type = zdref_memory_type[zd->type];
+	pgmap->range.start = zd->res->start;
+	pgmap->range.end = zd->res->end;
+	pgmap->nr_range = 1;
+	pgmap->ops = &zdref_pgmap_ops;
+	pgmap->owner = zd;
+
+	addr = memremap_pages(pgmap, numa_mem_id());
+	if (IS_ERR(addr)) {
+		pr_err("memremap_pages(%s) over %pR failed: %ld\n",
+		       zdref_type_name(zd->type), zd->res, PTR_ERR(addr));
+		return PTR_ERR(addr);
+	}
+	return 0;
+}
+
+void zdref_pagemap_remove(struct zdref_dev *zd)
+{
+	memunmap_pages(&zd->pgmap);
+}
