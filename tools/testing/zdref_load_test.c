@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref's load selftests, run in a guest booted by scripts/vm with a
+ * memmap=SIZE$START reserved range: loading and unloading with each type
+ * the kernel supports, refusal of bad parameters with the right errno and
+ * log line, the claimed range in /proc/iomem.
+ */
+#include "zdref_util.h"
+
+#define LOADS	20
+#define SZ_2M	(2ULL << 20)
+
+static bool type_supported(const char *type)
+{
+	return strcmp(type, "private") || zdref_kconfig("DEVICE_PRIVATE");
+}
+
+/* What a loaded zdref0 must show: sysfs, the device node, /proc/iomem. */
+static void check_loaded(const char *type, const struct zdref_range *want)
+{
+	struct zdref_range got = { 0, 0 };
+	struct stat st;
+	char buf[64];
+
+	ASSERT_TRUE(zdref_loaded());
+	ASSERT_EQ(zdref_sysfs("type", buf, sizeof(buf)), 0);
+	ASSERT_STREQ(buf, type);
+	ASSERT_EQ(stat(ZDREF_DEV, &st), 0);
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	ASSERT_EQ(zdref_iomem_find("zdref", &got), 1);
+	ASSERT_EQ_U(zdref_sysfs_u64("region_start"), got.start);
+	ASSERT_EQ_U(zdref_sysfs_u64("region_size"), got.size);
+	ASSERT_EQ(zdref_sysfs_u64("pages_total"), got.size / 4096);
+	if (want) {
+		ASSERT_EQ_U(got.start, want->start);
+		ASSERT_EQ_U(got.size, want->size);
+	}
+}
+
+/* What an unloaded zdref must leave: no module, no node, no range. */
+static void check_gone(void)
+{
+	struct zdref_range got = { 0, 0 };
+
+	ASSERT_FALSE(zdref_loaded());
+	ASSERT_EQ(access(ZDREF_SYSFS, F_OK), -1);
+	ASSERT_EQ(access(ZDREF_DEV, F_OK), -1);
+	ASSERT_EQ(zdref_iomem_find("zdref", &got), 0);
+}
+
+/* 20 loads and unloads over the memmap= range. */
+static void load_unload(const void *arg)
+{
+	const char *type = arg;
+	struct zdref_range r = zdref_reserved_range();
+	int i;
+
+	if (!type_supported(type))
+		SKIP("kernel built without CONFIG_DEVICE_PRIVATE");
+	check_gone();
+	for (i = 0; i < LOADS; i++) {
+		ASSERT_EQ(zdref_load("region=%llu@0x%llx type=%s",
+				     (unsigned long long)r.size,
+				     (unsigned long long)r.start, type), 0);
+		check_loaded(type, &r);
+		ASSERT_EQ(zdref_unload(), 0);
+		check_gone();
+	}
+}
+
+/* Device-private memory needs no reserved range: a bare size suffices. */
+static void load_unload_private_free_range(const void *arg)
+{
+	int i;
+
+	if (!type_supported("private"))
+		SKIP("kernel built without CONFIG_DEVICE_PRIVATE");
+	for (i = 0; i < LOADS; i++) {
+		ASSERT_EQ(zdref_load("region=1G type=private"), 0);
+		check_loaded("private", NULL);
+		ASSERT_EQ(zdref_sysfs_u64("region_size"), 1ULL << 30);
+		ASSERT_EQ(zdref_unload(), 0);
+		check_gone();
+	}
+}
+
+static void private_unsupported(const void *arg)
+{
+	struct zdref_range r = zdref_reserved_range();
+	int kmsg = zdref_kmsg_open();
+
+	if (type_supported("private"))
+		SKIP("kernel has CONFIG_DEVICE_PRIVATE");
+	ASSERT_ERRNO(zdref_load("region=%llu@0x%llx type=private",
+				(unsigned long long)r.size,
+				(unsigned long long)r.start), EOPNOTSUPP);
+	ASSERT_TRUE(strstr(zdref_kmsg_read(kmsg),
+			   "needs a kernel built with CONFIG_DEVICE_PRIVATE=y"));
+	check_gone();
+}
+
+/* An open device holds the module: rmmod is refused until the close. */
+static void unload_while_open(const void *arg)
+{
+	struct zdref_range r = zdref_reserved_range();
+	int fd;
+
+	ASSERT_EQ(zdref_load("region=%llu@0x%llx type=generic",
+			     (unsigned long long)r.size,
+			     (unsigned long long)r.start), 0);
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
+	check_loaded("generic", &r);
+	close(fd);
+	ASSERT_EQ(zdref_unload(), 0);
+	check_gone();
+}
+
+/* The first 2 MiB-aligned 2 MiB of System RAM above 16 MiB. */
+static struct zdref_range system_ram(void)
+{
+	struct zdref_range r = { 0, SZ_2M };
+	char line[256];
+	FILE *f = fopen("/proc/iomem", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+
+		if (sscanf(line, "%llx-%llx : System RAM", &s, &e) != 2 ||
+		    !strstr(line, "System RAM"))
+			continue;
+		s = (s + SZ_2M - 1) & ~(SZ_2M - 1);
+		if (s >= (16ULL << 20) && s + SZ_2M - 1 <= e) {
+			r.start = s;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!r.start) {
+		zt_diag("no System RAM range of 2 MiB above 16 MiB in /proc/iomem");
+		exit(1);
+	}
+	return r;
+}
+
+enum bad_adjust {
+	KEEP,			/* the reserved range as it is */
+	START_PLUS_4K,		/* page aligned, not 2 MiB aligned */
+	SIZE_MINUS_4K,
+	SIZE_TIMES_2,		/* runs past the end of the reserved range */
+	START_IN_RAM,		/* 2 MiB of System RAM */
+};
+
+struct bad_param {
+	const char *name;
+	/* %1$llu and %2$llx: the size and start, after @adjust. */
+	const char *fmt;
+	enum bad_adjust adjust;
+	int err;
+	const char *log, *log_alt;
+};
+
+static const struct bad_param bad_params[] = {
+	{
+		.name = "bad_unaligned_start",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax",
+		.adjust = START_PLUS_4K,
+		.err = EINVAL,
+		.log = "must be multiples of 2 MiB",
+	},
+	{
+		.name = "bad_unaligned_size",
+		.fmt = "region=%1$llu@0x%2$llx type=generic",
+		.adjust = SIZE_MINUS_4K,
+		.err = EINVAL,
+		.log = "must be multiples of 2 MiB",
+	},
+	{
+		.name = "bad_zero_size",
+		.fmt = "region=0@0x%2$llx type=fsdax",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "size is zero",
+	},
+	{
+		.name = "bad_system_ram",
+		.fmt = "region=2M@0x%2$llx type=fsdax",
+		.adjust = START_IN_RAM,
+		.err = EINVAL,
+		.log = "overlaps System RAM",
+	},
+	{
+		.name = "bad_not_reserved",
+		.fmt = "region=2M@0x10000000000 type=generic",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "not inside a reserved range",
+	},
+	{
+		.name = "bad_straddles_reserved_end",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax",
+		.adjust = SIZE_TIMES_2,
+		.err = EINVAL,
+		.log = "overlaps System RAM",
+		.log_alt = "not inside a reserved range",
+	},
+	{
+		.name = "bad_unknown_type",
+		.fmt = "region=%1$llu@0x%2$llx type=bogus",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "type=bogus unknown: use fsdax, generic or private",
+	},
+	{
+		.name = "bad_missing_region",
+		.fmt = "type=fsdax",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "region= is missing",
+	},
+	{
+		.name = "bad_garbage_region",
+		.fmt = "region=lots type=fsdax",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "expected SIZE@START",
+	},
+	{
+		.name = "bad_fsdax_without_start",
+		.fmt = "region=%1$llu type=fsdax",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "type=fsdax needs a start",
+	},
+};
+
+static void bad_param(const void *arg)
+{
+	const struct bad_param *bp = arg;
+	struct zdref_range r = zdref_reserved_range();
+	unsigned long long size = r.size, start = r.start;
+	char params[256];
+	char *log;
+	int kmsg;
+
+	switch (bp->adjust) {
+	case KEEP:
+		break;
+	case START_PLUS_4K:
+		start += 4096;
+		break;
+	case SIZE_MINUS_4K:
+		size -= 4096;
+		break;
+	case SIZE_TIMES_2:
+		size *= 2;
+		break;
+	case START_IN_RAM:
+		start = system_ram().start;
+		break;
+	}
+	snprintf(params, sizeof(params), bp->fmt, size, start);
+	zt_diag("insmod zdref.ko %s", params);
+	kmsg = zdref_kmsg_open();
+	ASSERT_ERRNO(zdref_load("%s", params), bp->err);
+	log = zdref_kmsg_read(kmsg);
+	ASSERT_TRUE(strstr(log, bp->log) ||
+		    (bp->log_alt && strstr(log, bp->log_alt)));
+	free(log);
+	check_gone();
+	/* Nothing leaked by the failed load: the next one works. */
+	ASSERT_EQ(zdref_load("region=%llu@0x%llx type=generic",
+			     (unsigned long long)r.size,
+			     (unsigned long long)r.start), 0);
+	ASSERT_EQ(zdref_unload(), 0);
+}
+
+static const struct zt_test tests[] = {
+	ZT_NAMED("load_unload_20x_fsdax", load_unload, "fsdax"),
+	ZT_NAMED("load_unload_20x_generic", load_unload, "generic"),
+	ZT_NAMED("load_unload_20x_private", load_unload, "private"),
+	ZT(load_unload_private_free_range, NULL),
+	ZT(private_unsupported, NULL),
+	ZT(unload_while_open, NULL),
+};
+
+int main(void)
+{
+	struct zt_test all[ZT_COUNT(tests) + ZT_COUNT(bad_params)];
+	size_t i, n = 0;
+
+	for (i = 0; i < ZT_COUNT(tests); i++)
+		all[n++] = tests[i];
+	for (i = 0; i < ZT_COUNT(bad_params); i++)
+		all[n++] = (struct zt_test)ZT_NAMED(bad_params[i].name,
+						    bad_param, &bad_params[i]);
+	return zt_run(all, n);
+}

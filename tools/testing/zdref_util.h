@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers of zdref's guest selftests: loading the module with given
+ * parameters, reading what the kernel logged, the reserved range the
+ * guest booted with, sysfs and /proc/iomem.
+ */
+#ifndef ZDREF_UTIL_H
+#define ZDREF_UTIL_H
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "zt.h"
+
+#define ZDREF_KO	"/zdref/zdref.ko"
+#define ZDREF_CONFIG	"/zdref/kernel.config"
+#define ZDREF_SYSFS	"/sys/class/zdref/zdref0"
+#define ZDREF_DEV	"/dev/zdref0"
+
+/* The first memmap=SIZE$START reserved range of the guest. */
+struct zdref_range {
+	uint64_t start;
+	uint64_t size;
+};
+
+static inline uint64_t zdref_memparse(const char *s, char **end)
+{
+	uint64_t v = strtoull(s, end, 0);
+
+	switch (**end) {
+	case 'G': case 'g':
+		v <<= 10;
+		/* fall through */
+	case 'M': case 'm':
+		v <<= 10;
+		/* fall through */
+	case 'K': case 'k':
+		v <<= 10;
+		(*end)++;
+	}
+	return v;
+}
+
+static inline struct zdref_range zdref_reserved_range(void)
+{
+	struct zdref_range r = { 0, 0 };
+	char buf[4096], *p, *end;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		zt_diag("cannot read /proc/cmdline");
+		exit(1);
+	}
+	fclose(f);
+	for (p = strstr(buf, "memmap="); p; p = strstr(p + 1, "memmap=")) {
+		uint64_t size = zdref_memparse(p + 7, &end);
+
+		if (*end != '$')
+			continue;
+		r.size = size;
+		r.start = zdref_memparse(end + 1, &end);
+		return r;
+	}
+	zt_diag("the guest was booted without memmap=SIZE$START");
+	exit(1);
+}
+
+/* Is CONFIG_name=y in the config of the kernel the guest booted? */
+static inline bool zdref_kconfig(const char *name)
+{
+	char line[512], want[128];
+	FILE *f = fopen(ZDREF_CONFIG, "r");
+	bool found = false;
+
+	if (!f) {
+		zt_diag("no %s: scripts/check copies the kernel's config there",
+			ZDREF_CONFIG);
+		exit(1);
+	}
+	snprintf(want, sizeof(want), "CONFIG_%s=y\n", name);
+	while (fgets(line, sizeof(line), f))
+		if (!strcmp(line, want))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/* Load zdref.ko with @params: 0 or -errno, as init_module(2) says. */
+static inline int zdref_load(const char *fmt, ...)
+{
+	char params[512];
+	va_list ap;
+	int fd, ret;
+
+	va_start(ap, fmt);
+	vsnprintf(params, sizeof(params), fmt, ap);
+	va_end(ap);
+	fd = open(ZDREF_KO, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Unload zdref without waiting: 0 or -errno (-EWOULDBLOCK while in use). */
+static inline int zdref_unload(void)
+{
+	return syscall(SYS_delete_module, "zdref", O_NONBLOCK) ? -errno : 0;
+}
+
+static inline bool zdref_loaded(void)
+{
+	return access("/sys/module/zdref", F_OK) == 0;
+}
+
+/* A reader of /dev/kmsg positioned at its end: what comes next. */
+static inline int zdref_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/*
+ * What the kernel logged since zdref_kmsg_open(), one message a line
+ * (malloc'd, never NULL); zdref's own lines are echoed as TAP comments.
+ */
+static inline char *zdref_kmsg_read(int fd)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *log = malloc(cap), rec[8192];
+	ssize_t n;
+
+	if (!log)
+		exit(1);
+	log[0] = '\0';
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten records */
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		n = strcspn(rec, "\n");
+		rec[n] = '\0';
+		if (strstr(rec, "zdref"))	/* past "level,seq,usec,-;" */
+			zt_diag("kmsg: %s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+		if (len + n + 2 > cap)
+			break;
+		memcpy(log + len, rec, n);
+		len += n;
+		log[len++] = '\n';
+		log[len] = '\0';
+	}
+	close(fd);
+	return log;
+}
+
+/* Read one sysfs value of zdref0 into @buf, newline dropped. */
+static inline int zdref_sysfs(const char *attr, char *buf, size_t len)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), ZDREF_SYSFS "/%s", attr);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static inline uint64_t zdref_sysfs_u64(const char *attr)
+{
+	char buf[64];
+
+	if (zdref_sysfs(attr, buf, sizeof(buf))) {
+		zt_diag("cannot read %s/%s", ZDREF_SYSFS, attr);
+		exit(1);
+	}
+	return strtoull(buf, NULL, 0);
+}
+
+/*
+ * Find the /proc/iomem line named @name (at any depth): 1 with its range
+ * in @r, 0 if there is none.
+ */
+static inline int zdref_iomem_find(const char *name, struct zdref_range *r)
+{
+	char line[256];
+	FILE *f = fopen("/proc/iomem", "r");
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+		char what[128];
+
+		if (sscanf(line, " %llx-%llx : %127[^\n]", &s, &e, what) != 3)
+			continue;
+		if (strcmp(what, name))
+			continue;
+		r->start = s;
+		r->size = e - s + 1;
+		found = 1;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+#endif /* ZDREF_UTIL_H */
