@@ -12,6 +12,7 @@
 #include <linux/string.h>
 #include <linux/utsname.h>
 
+#include <zdref/compat.h>
 #include "zdref.h"
 
 static char *region;
@@ -57,7 +58,7 @@ static int __init zdref_init(void)
 	struct zdref_dev *zd;
 	int ret;
 
-	zd = kzalloc(sizeof(*zd), GFP_KERNEL);
+	zd = kzalloc_obj(*zd, GFP_KERNEL);
 	if (!zd)
 		return -ENOMEM;
 	device_initialize(&zd->dev);

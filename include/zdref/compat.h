@@ -9,6 +9,7 @@
 
 #include <linux/mm.h>
 #include <linux/memremap.h>
+#include <linux/slab.h>
 
 #include "zdref_config.h"
 
@@ -21,5 +22,10 @@ static inline struct dev_pagemap *zdref_page_pgmap(struct page *page)
 	return page->pgmap;
 #endif
 }
+
+/* kzalloc_obj(): typed allocation; zdref always passes the gfp flags. */
+#if !ZDREF_HAVE_KZALLOC_OBJ
+#define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)
+#endif
 
 #endif /* ZDREF_COMPAT_H */

@@ -34,10 +34,10 @@ static inline uint64_t zdref_memparse(const char *s, char **end)
 	switch (**end) {
 	case 'G': case 'g':
 		v <<= 10;
-		/* fall through */
+		fallthrough;
 	case 'M': case 'm':
 		v <<= 10;
-		/* fall through */
+		fallthrough;
 	case 'K': case 'k':
 		v <<= 10;
 		(*end)++;

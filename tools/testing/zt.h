@@ -16,12 +16,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define ZT_SKIP_STATUS	4	/* KSFT_SKIP */
+
+/* As tools/include/linux/compiler.h spells it. */
+#ifndef fallthrough
+#define fallthrough	__attribute__((__fallthrough__))
+#endif
 
 struct zt_test {
 	const char *name;
@@ -48,7 +54,7 @@ static inline void zt_diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static inline void __attribute__((noreturn)) zt_skip(const char *fmt, ...)
+static inline noreturn void zt_skip(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -66,19 +72,26 @@ static inline void __attribute__((noreturn)) zt_skip(const char *fmt, ...)
 	_exit(1);							\
 } while (0)
 
-#define __ZT_CMP(a, op, b, fmt, type) do {				\
-	type __a = (a), __b = (b);					\
+/* Signed comparisons print in decimal, unsigned ones in hex. */
+#define __ZT_CMP(a, op, b) do {						\
+	long long __a = (a), __b = (b);					\
 	if (!(__a op __b))						\
-		__ZT_FAIL("%s (" fmt ") " #op " %s (" fmt ") is false",	\
+		__ZT_FAIL("%s (%lld) " #op " %s (%lld) is false",	\
+			  __FILE__, __LINE__, #a, __a, #b, __b);	\
+} while (0)
+#define __ZT_CMP_U(a, op, b) do {					\
+	unsigned long long __a = (a), __b = (b);			\
+	if (!(__a op __b))						\
+		__ZT_FAIL("%s (0x%llx) " #op " %s (0x%llx) is false",	\
 			  __FILE__, __LINE__, #a, __a, #b, __b);	\
 } while (0)
 
-#define ASSERT_EQ(a, b)		__ZT_CMP(a, ==, b, "%lld", long long)
-#define ASSERT_NE(a, b)		__ZT_CMP(a, !=, b, "%lld", long long)
-#define ASSERT_GE(a, b)		__ZT_CMP(a, >=, b, "%lld", long long)
-#define ASSERT_GT(a, b)		__ZT_CMP(a, >, b, "%lld", long long)
-#define ASSERT_LE(a, b)		__ZT_CMP(a, <=, b, "%lld", long long)
-#define ASSERT_EQ_U(a, b)	__ZT_CMP(a, ==, b, "0x%llx", unsigned long long)
+#define ASSERT_EQ(a, b)		__ZT_CMP(a, ==, b)
+#define ASSERT_NE(a, b)		__ZT_CMP(a, !=, b)
+#define ASSERT_GE(a, b)		__ZT_CMP(a, >=, b)
+#define ASSERT_GT(a, b)		__ZT_CMP(a, >, b)
+#define ASSERT_LE(a, b)		__ZT_CMP(a, <=, b)
+#define ASSERT_EQ_U(a, b)	__ZT_CMP_U(a, ==, b)
 #define ASSERT_TRUE(c) do {						\
 	if (!(c))							\
 		__ZT_FAIL("%s is false", __FILE__, __LINE__, #c);	\
