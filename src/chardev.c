@@ -49,20 +49,59 @@ static ssize_t pages_total_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(pages_total);
 
-static ssize_t frees_show(struct device *dev, struct device_attribute *attr,
-			  char *buf)
+#define ZDREF_COUNTER_ATTR(name)					\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%lld\n",					\
+		(long long)atomic64_read(&zdref_from_dev(dev)->name));	\
+}									\
+static DEVICE_ATTR_RO(name)
+
+ZDREF_COUNTER_ATTR(allocs);
+ZDREF_COUNTER_ATTR(frees);
+ZDREF_COUNTER_ATTR(bad_frees);
+
+/* Counts kept under the pool lock. */
+#define ZDREF_LOCKED_ATTR(name)						\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct zdref_dev *zd = zdref_from_dev(dev);			\
+	u64 v;								\
+									\
+	spin_lock_irq(&zd->lock);					\
+	v = zd->name;							\
+	spin_unlock_irq(&zd->lock);					\
+	return sysfs_emit(buf, "%llu\n", v);				\
+}									\
+static DEVICE_ATTR_RO(name)
+
+ZDREF_LOCKED_ATTR(pages_free);
+ZDREF_LOCKED_ATTR(pages_busy);
+
+/* How zdref's count sits on the kernel's here: see refcount.h. */
+static ssize_t refmodel_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%lld\n",
-			  (long long)atomic64_read(&zdref_from_dev(dev)->frees));
+	const struct zdref_refmodel *m = &zdref_from_dev(dev)->model;
+
+	return sysfs_emit(buf, "idle=%d base=%d last_drop_seen_by=%s\n",
+			  m->idle, m->base, m->kernel_frees ? "kernel" : "zdref");
 }
-static DEVICE_ATTR_RO(frees);
+static DEVICE_ATTR_RO(refmodel);
 
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_region_start.attr,
 	&dev_attr_region_size.attr,
 	&dev_attr_pages_total.attr,
+	&dev_attr_pages_free.attr,
+	&dev_attr_pages_busy.attr,
+	&dev_attr_allocs.attr,
 	&dev_attr_frees.attr,
+	&dev_attr_bad_frees.attr,
+	&dev_attr_refmodel.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(zdref);
@@ -70,18 +109,6 @@ ATTRIBUTE_GROUPS(zdref);
 static struct class zdref_class = {
 	.name = KBUILD_MODNAME,
 	.dev_groups = zdref_groups,
-};
-
-static int zdref_open(struct inode *inode, struct file *file)
-{
-	file->private_data = container_of(inode->i_cdev, struct zdref_dev, cdev);
-	return 0;
-}
-
-static const struct file_operations zdref_fops = {
-	.owner = THIS_MODULE,
-	.open = zdref_open,
-	.llseek = noop_llseek,
 };
 
 int zdref_chardev_init(void)

@@ -85,15 +85,20 @@ static int __init zdref_init(void)
 	ret = zdref_pagemap_add(zd);
 	if (ret)
 		goto err_region;
-	ret = zdref_chardev_add(zd);
+	ret = zdref_pool_init(zd);
 	if (ret)
 		goto err_pagemap;
+	ret = zdref_chardev_add(zd);
+	if (ret)
+		goto err_pool;
 
 	zdref_dev = zd;
 	pr_info("%s: %s pages over %pR, %llu pages\n", dev_name(&zd->dev),
 		zdref_type_name(zd->type), zd->res, zdref_pages_total(zd));
 	return 0;
 
+err_pool:
+	zdref_pool_exit(zd);
 err_pagemap:
 	zdref_pagemap_remove(zd);
 err_region:
@@ -110,6 +115,7 @@ static void __exit zdref_exit(void)
 	struct zdref_dev *zd = zdref_dev;
 
 	zdref_chardev_remove(zd);
+	zdref_pool_exit(zd);
 	zdref_pagemap_remove(zd);
 	zdref_region_release(zd);
 	zdref_chardev_exit();

@@ -11,22 +11,16 @@
 #include <zdref/compat.h>
 #include "zdref.h"
 
-static void zdref_pages_freed(struct page *page, unsigned long nr)
-{
-	struct zdref_dev *zd = zdref_pgmap_to_dev(zdref_page_pgmap(page));
-
-	atomic64_add(nr, &zd->frees);
-}
-
+/* zdref hands out order-0 pages only: a folio here is one page. */
 #if ZDREF_HAVE_PGMAP_FOLIO_FREE
 static void zdref_folio_free(struct folio *folio)
 {
-	zdref_pages_freed(&folio->page, folio_nr_pages(folio));
+	zdref_page_freed(zdref_page_pgmap(&folio->page), &folio->page);
 }
 #else
 static void zdref_page_free(struct page *page)
 {
-	zdref_pages_freed(page, 1);
+	zdref_page_freed(zdref_page_pgmap(page), page);
 }
 #endif
 

@@ -10,8 +10,14 @@
 #include <linux/device.h>
 #include <linux/ioport.h>
 #include <linux/memremap.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 
+#include <zdref/refcount.h>
+#include <uapi/zdref.h>
 #include "zdref_config.h"
 
 /* ZONE_DEVICE memory is hot-added in subsections: 2 MiB on x86_64. */
@@ -24,6 +30,18 @@ enum zdref_type {
 };
 
 /**
+ * struct zdref_page - zdref's own view of one device page
+ * @node: in the free list, or the busy list
+ * @gen: bumped at each free, so that a waiter can tell its page was freed
+ * @state: enum zdref_page_state
+ */
+struct zdref_page {
+	struct list_head node;
+	u32 gen;
+	u8 state;
+};
+
+/**
  * struct zdref_dev - one zdref device: a dev_pagemap over one range
  * @type: what kind of ZONE_DEVICE memory @pgmap registers
  * @res: the claimed physical range (request_mem_region() or, for a
@@ -32,7 +50,20 @@ enum zdref_type {
  * @id: N of /dev/zdrefN
  * @cdev: the character device
  * @dev: the class device, parent of the sysfs attributes
- * @frees: calls of the pagemap's free callback
+ * @model: how zdref's count sits on the kernel's for this type here
+ * @pfn_first: pfn of the first page of the range
+ * @pages: zdref's view of each page, indexed by pfn - @pfn_first
+ * @lock: protects the lists, the counts and each page's @state
+ * @free_list: pages in the pool, most recently freed first
+ * @busy_list: pages their file gave up that are still referenced
+ * @pages_free: length of @free_list
+ * @pages_busy: length of @busy_list
+ * @busy_work: frees the pages of @busy_list whose last reference dropped,
+ *	for types where the kernel does not call back (see refcount.h)
+ * @free_wq: woken whenever a page is freed
+ * @allocs: pages handed out
+ * @frees: pages freed, by zdref's free callback
+ * @bad_frees: free callbacks for pages that were not handed out: a bug
  */
 struct zdref_dev {
 	enum zdref_type type;
@@ -41,7 +72,20 @@ struct zdref_dev {
 	int id;
 	struct cdev cdev;
 	struct device dev;
+
+	struct zdref_refmodel model;
+	unsigned long pfn_first;
+	struct zdref_page *pages;
+	spinlock_t lock;
+	struct list_head free_list;
+	struct list_head busy_list;
+	u64 pages_free;
+	u64 pages_busy;
+	struct delayed_work busy_work;
+	wait_queue_head_t free_wq;
+	atomic64_t allocs;
 	atomic64_t frees;
+	atomic64_t bad_frees;
 };
 
 static inline struct zdref_dev *zdref_pgmap_to_dev(struct dev_pagemap *pgmap)
@@ -64,6 +108,18 @@ void zdref_region_release(struct zdref_dev *zd);
 /* pagemap.c */
 int zdref_pagemap_add(struct zdref_dev *zd);
 void zdref_pagemap_remove(struct zdref_dev *zd);
+
+/* pool.c */
+int zdref_pool_init(struct zdref_dev *zd);
+void zdref_pool_exit(struct zdref_dev *zd);
+struct page *zdref_page_alloc(struct zdref_dev *zd);
+void zdref_page_put(struct zdref_dev *zd, struct page *page);
+void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page);
+struct zdref_page *zdref_page_meta(struct zdref_dev *zd, struct page *page);
+bool zdref_page_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
+
+/* file.c */
+extern const struct file_operations zdref_fops;
 
 /* chardev.c */
 int zdref_chardev_init(void);

@@ -23,6 +23,24 @@ static inline struct dev_pagemap *zdref_page_pgmap(struct page *page)
 #endif
 }
 
+/* vm_flags_set(): vma->vm_flags is written through helpers (6.3). */
+#if !ZDREF_HAVE_VM_FLAGS_SET
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
+
+/* How many page tables map a page: page_mapcount() went away. */
+static inline int zdref_page_mapcount(struct page *page)
+{
+#if ZDREF_HAVE_FOLIO_MAPCOUNT
+	return folio_mapcount(page_folio(page));
+#else
+	return page_mapcount(page);
+#endif
+}
+
 /* kzalloc_obj(): typed allocation; zdref always passes the gfp flags. */
 #if !ZDREF_HAVE_KZALLOC_OBJ
 #define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)

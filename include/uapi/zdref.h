@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * zdref user ABI: the ioctls of /dev/zdrefN.
+ *
+ * Each open file of /dev/zdrefN is a pool client: mmap(MAP_SHARED) of it
+ * gets device pages on first touch, zero-filled, shared by every mapping
+ * of that open file at the same offset (across fork too).  A page stays
+ * allocated while anything holds a reference to it: a mapping, a GUP pin,
+ * or the open file itself; when the last one drops, zdref's free callback
+ * runs once and the page returns to the pool.  MAP_PRIVATE maps the device
+ * page read-only and copies it into system RAM on the first write.
+ */
+#ifndef _UAPI_ZDREF_H
+#define _UAPI_ZDREF_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* States of a device page, as ZDREF_IOC_PAGE_INFO reports them. */
+enum zdref_page_state {
+	ZDREF_PAGE_NONE = 0,	/* no page at this offset of the file */
+	ZDREF_PAGE_FREE,	/* in the pool */
+	ZDREF_PAGE_OWNED,	/* held by its file (and maybe mappings, pins) */
+	ZDREF_PAGE_BUSY,	/* released by its file, still referenced */
+};
+
+/**
+ * struct zdref_page_info - the page behind one mapped address
+ * @addr: in: a user address inside a mapping of a /dev/zdrefN file
+ * @offset: the offset in that file, bytes
+ * @pfn: the page's pfn
+ * @refcount: zdref's reference count, 0-based: 0 means free.  The file's
+ *	own reference counts 1, each mapping 1, each FOLL_GET reference 1 and
+ *	each FOLL_PIN pin GUP_PIN_COUNTING_BIAS (1024), as in the kernel.
+ * @raw_refcount: the kernel's page_ref_count(), whose meaning differs
+ *	between kernels and types (see README.md)
+ * @mapcount: how many page tables map the page
+ * @state: enum zdref_page_state
+ * @flags: must be 0
+ */
+struct zdref_page_info {
+	__u64 addr;
+	__u64 offset;
+	__u64 pfn;
+	__s64 refcount;
+	__s64 raw_refcount;
+	__s64 mapcount;
+	__u32 state;
+	__u32 flags;
+};
+
+/**
+ * struct zdref_release - give back a range of an open file's pages
+ * @offset: page-aligned start, bytes
+ * @length: page-aligned length, bytes
+ * @timeout_ms: how long to wait for the pages to become free
+ * @flags: must be 0
+ * @released: out: pages the file gave up
+ * @busy: out: of those, pages still referenced (pinned) at the timeout
+ *
+ * Unmaps the range from every mapping, drops the file's reference on
+ * each page and waits until no reference is left, as DAX's break-layouts
+ * does.  -ETIMEDOUT if pages are still pinned at @timeout_ms: they stay
+ * allocated, and are freed when the last pin drops.
+ */
+struct zdref_release {
+	__u64 offset;
+	__u64 length;
+	__u32 timeout_ms;
+	__u32 flags;
+	__u64 released;
+	__u64 busy;
+};
+
+#define ZDREF_IOC_MAGIC		'Z'
+#define ZDREF_IOC_PAGE_INFO	_IOWR(ZDREF_IOC_MAGIC, 0x80, struct zdref_page_info)
+#define ZDREF_IOC_RELEASE	_IOWR(ZDREF_IOC_MAGIC, 0x81, struct zdref_release)
+
+#endif /* _UAPI_ZDREF_H */

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref: the pool of device pages and their one free callback.
+ *
+ * A page leaves the pool handed out to an open file, which holds one
+ * reference on it (include/zdref/refcount.h says how that sits on the
+ * kernel's count).  When the last reference drops, zdref_page_free_locked()
+ * runs exactly once and the page returns to the pool.  Who sees the last
+ * drop depends on the kernel and type: the kernel's page_free/folio_free
+ * callback, zdref's own put, or the busy scan for pages still pinned after
+ * their file let go.  The kernel may drop references from any context, IRQ
+ * included (O_DIRECT completions), hence the irqsave lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "zdref.h"
+
+static struct page *zdref_meta_page(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	return pfn_to_page(zd->pfn_first + (zp - zd->pages));
+}
+
+struct zdref_page *zdref_page_meta(struct zdref_dev *zd, struct page *page)
+{
+	return &zd->pages[page_to_pfn(page) - zd->pfn_first];
+}
+
+static void zdref_page_free_locked(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	lockdep_assert_held(&zd->lock);
+	if (zp->state == ZDREF_PAGE_BUSY) {
+		list_del(&zp->node);
+		zd->pages_busy--;
+	}
+	zp->state = ZDREF_PAGE_FREE;
+	zp->gen++;
+	list_add(&zp->node, &zd->free_list);
+	zd->pages_free++;
+	atomic64_inc(&zd->frees);
+}
+
+/* Park a page its file gave up while others still reference it. */
+static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	lockdep_assert_held(&zd->lock);
+	zp->state = ZDREF_PAGE_BUSY;
+	list_add_tail(&zp->node, &zd->busy_list);
+	zd->pages_busy++;
+	/* A pinned page outlives its file: it must keep the module too. */
+	__module_get(THIS_MODULE);
+}
+
+/**
+ * zdref_page_alloc() - hand out a zeroed page of the pool
+ * @zd: the device
+ *
+ * Return: a page holding one reference, or NULL when the pool is empty.
+ */
+struct page *zdref_page_alloc(struct zdref_dev *zd)
+{
+	struct zdref_page *zp;
+	struct page *page;
+	unsigned long flags;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	list_for_each_entry(zp, &zd->free_list, node) {
+		page = zdref_meta_page(zd, zp);
+		/*
+		 * Where the kernel frees, it resets the count to idle just
+		 * after calling back: a page caught in between waits.
+		 */
+		if (page_ref_count(page) == zd->model.idle)
+			goto found;
+	}
+	spin_unlock_irqrestore(&zd->lock, flags);
+	return NULL;
+
+found:
+	list_del(&zp->node);
+	zd->pages_free--;
+	zp->state = ZDREF_PAGE_OWNED;
+	spin_unlock_irqrestore(&zd->lock, flags);
+
+	zdref_ref_hand_out(&zd->model, page);
+	atomic64_inc(&zd->allocs);
+	clear_highpage(page);
+	return page;
+}
+
+/**
+ * zdref_page_put() - drop a file's reference on its page
+ * @zd: the device
+ * @page: a page handed out by zdref_page_alloc()
+ *
+ * Frees the page if that was the last reference; otherwise the page
+ * waits, busy, for the others to drop.
+ */
+void zdref_page_put(struct zdref_dev *zd, struct page *page)
+{
+	struct zdref_page *zp = zdref_page_meta(zd, page);
+	unsigned long flags;
+	bool freed = false;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	if (zd->model.kernel_frees) {
+		/* The kernel's callback frees it, now or at the last unpin. */
+		zdref_page_busy_locked(zd, zp);
+	} else if (zdref_ref_put_watched(&zd->model, page)) {
+		zdref_page_free_locked(zd, zp);
+		freed = true;
+	} else {
+		zdref_page_busy_locked(zd, zp);
+		schedule_delayed_work(&zd->busy_work, 1);
+	}
+	spin_unlock_irqrestore(&zd->lock, flags);
+
+	if (zd->model.kernel_frees)
+		put_page(page);
+	else if (freed)
+		wake_up_all(&zd->free_wq);
+}
+
+/**
+ * zdref_page_freed() - the pagemap's free callback, called by the kernel
+ * @pgmap: zdref's pagemap
+ * @page: the page whose last reference dropped
+ */
+void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
+{
+	struct zdref_dev *zd = zdref_pgmap_to_dev(pgmap);
+	struct zdref_page *zp = zdref_page_meta(zd, page);
+	unsigned long flags;
+	bool busy;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	busy = zp->state == ZDREF_PAGE_BUSY;
+	if (!zd->model.kernel_frees || !busy) {
+		spin_unlock_irqrestore(&zd->lock, flags);
+		atomic64_inc(&zd->bad_frees);
+		WARN_ONCE(1, "zdref: kernel freed pfn %#lx in state %u\n",
+			  page_to_pfn(page), zp->state);
+		return;
+	}
+	zdref_page_free_locked(zd, zp);
+	spin_unlock_irqrestore(&zd->lock, flags);
+	wake_up_all(&zd->free_wq);
+	module_put(THIS_MODULE);
+}
+
+/* Free the busy pages whose last reference has dropped; again if some remain. */
+static void zdref_busy_scan(struct work_struct *work)
+{
+	struct zdref_dev *zd = container_of(to_delayed_work(work),
+					    struct zdref_dev, busy_work);
+	struct zdref_page *zp, *next;
+	unsigned int freed = 0;
+	bool more;
+
+	spin_lock_irq(&zd->lock);
+	list_for_each_entry_safe(zp, next, &zd->busy_list, node) {
+		if (page_ref_count(zdref_meta_page(zd, zp)) != zd->model.base)
+			continue;
+		zdref_page_free_locked(zd, zp);
+		freed++;
+	}
+	more = !list_empty(&zd->busy_list);
+	spin_unlock_irq(&zd->lock);
+
+	if (more)
+		schedule_delayed_work(&zd->busy_work, 1);
+	if (freed)
+		wake_up_all(&zd->free_wq);
+	while (freed--)
+		module_put(THIS_MODULE);
+}
+
+/**
+ * zdref_page_freed_since() - has a page been freed since a generation?
+ * @zd: the device
+ * @page: the page
+ * @gen: its zdref_page.gen when it was given up
+ */
+bool zdref_page_freed_since(struct zdref_dev *zd, struct page *page, u32 gen)
+{
+	return READ_ONCE(zdref_page_meta(zd, page)->gen) != gen;
+}
+
+/**
+ * zdref_pool_init() - put every page of the device in the pool
+ * @zd: the device, its pagemap registered
+ *
+ * Return: 0, -ENOMEM, or -EINVAL if the kernel did not leave the pages at
+ * the count zdref's reference model expects (the model does not fit this
+ * kernel: loading would corrupt page counts).
+ */
+int zdref_pool_init(struct zdref_dev *zd)
+{
+	u64 i, n = zdref_pages_total(zd);
+
+	zd->model = zdref_refmodel_of(zd->pgmap.type);
+	zd->pfn_first = PHYS_PFN(zd->res->start);
+	spin_lock_init(&zd->lock);
+	INIT_LIST_HEAD(&zd->free_list);
+	INIT_LIST_HEAD(&zd->busy_list);
+	INIT_DELAYED_WORK(&zd->busy_work, zdref_busy_scan);
+	init_waitqueue_head(&zd->free_wq);
+
+	zd->pages = kvcalloc(n, sizeof(*zd->pages), GFP_KERNEL);
+	if (!zd->pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct page *page = pfn_to_page(zd->pfn_first + i);
+
+		if (page_ref_count(page) != zd->model.idle) {
+			pr_err("pfn %#llx has refcount %d after memremap_pages(), zdref expects %d for type=%s on this kernel\n",
+			       zd->pfn_first + i, page_ref_count(page),
+			       zd->model.idle, zdref_type_name(zd->type));
+			kvfree(zd->pages);
+			return -EINVAL;
+		}
+		zd->pages[i].state = ZDREF_PAGE_FREE;
+		list_add_tail(&zd->pages[i].node, &zd->free_list);
+	}
+	zd->pages_free = n;
+	return 0;
+}
+
+void zdref_pool_exit(struct zdref_dev *zd)
+{
+	/* Busy pages hold the module: none can be left at unload. */
+	cancel_delayed_work_sync(&zd->busy_work);
+	WARN_ON(zd->pages_busy);
+	kvfree(zd->pages);
+}

@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref's pool selftests: device pages mapped through /dev/zdref0 hold
+ * real references; zdref frees each page once, when the last reference
+ * (mapping, pin or file) drops; a page is never freed while mapped or
+ * pinned.  Run for every type the kernel can map (fsdax, generic), each
+ * test on a freshly loaded module, with the counters checked back at
+ * their baseline afterwards.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+
+#include "zdref_util.h"
+#include "../../include/uapi/zdref.h"
+
+#define PG	4096UL
+
+static const char *type;	/* of the running test */
+static uint64_t total;		/* pages_total */
+
+static void load(void)
+{
+	struct zdref_range r = zdref_reserved_range();
+
+	ASSERT_EQ(zdref_load("region=%llu@0x%llx type=%s",
+			     (unsigned long long)r.size,
+			     (unsigned long long)r.start, type), 0);
+	total = zdref_sysfs_u64("pages_total");
+}
+
+static int open_dev(void)
+{
+	int fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
+
+	ASSERT_GE(fd, 0);
+	return fd;
+}
+
+static char *map(int fd, size_t len, int flags, off_t off)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, off);
+
+	ASSERT_TRUE(p != MAP_FAILED);
+	return p;
+}
+
+static struct zdref_page_info info(int fd, const void *addr)
+{
+	struct zdref_page_info pi = { .addr = (uintptr_t)addr };
+
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_PAGE_INFO, &pi), 0);
+	return pi;
+}
+
+/* A recognisable word per page and offset. */
+static uint64_t pattern(uint64_t pgoff, uint64_t salt)
+{
+	return 0x5a5a000000000000ULL ^ (pgoff << 20) ^ salt;
+}
+
+static void fill(char *p, uint64_t npages, uint64_t first, uint64_t salt)
+{
+	uint64_t i;
+
+	for (i = 0; i < npages; i++) {
+		((uint64_t *)(p + i * PG))[0] = pattern(first + i, salt);
+		((uint64_t *)(p + i * PG))[PG / 8 - 1] = pattern(first + i, salt);
+	}
+}
+
+static void check(const char *p, uint64_t npages, uint64_t first, uint64_t salt)
+{
+	uint64_t i;
+
+	for (i = 0; i < npages; i++) {
+		ASSERT_EQ_U(((const uint64_t *)(p + i * PG))[0], pattern(first + i, salt));
+		ASSERT_EQ_U(((const uint64_t *)(p + i * PG))[PG / 8 - 1],
+			    pattern(first + i, salt));
+	}
+}
+
+/*
+ * Everything given back: wait (pages pinned after their file let go are
+ * freed by a scan every jiffy) until the pool is whole, then check that
+ * every page handed out was freed exactly once, and unload.
+ */
+static void baseline(uint64_t allocs)
+{
+	int i;
+
+	for (i = 0; i < 200 && zdref_sysfs_u64("pages_free") != total; i++)
+		usleep(5000);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total);
+	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), 0);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), allocs);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), allocs);
+	ASSERT_EQ(zdref_sysfs_u64("bad_frees"), 0);
+	ASSERT_EQ(zdref_unload(), 0);
+}
+
+/* One page: the file holds 1, its mapping 1; freed at the close. */
+static void one_page(void)
+{
+	int fd = open_dev();
+	char *p = map(fd, PG, MAP_SHARED, 0);
+	struct zdref_page_info pi;
+
+	fill(p, 1, 0, 1);
+	pi = info(fd, p);
+	ASSERT_EQ(pi.state, ZDREF_PAGE_OWNED);
+	ASSERT_EQ(pi.refcount, 2);
+	ASSERT_EQ(pi.mapcount, 1);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - 1);
+	ASSERT_EQ(munmap(p, PG), 0);
+	/* The file still holds it: same page, same data, 1 reference. */
+	p = map(fd, PG, MAP_SHARED, 0);
+	check(p, 1, 0, 1);
+	ASSERT_EQ(info(fd, p).pfn, pi.pfn);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_EQ(munmap(p, PG), 0);
+	close(fd);
+	baseline(1);
+}
+
+/* Two mappings of one offset share the page and hold one reference each. */
+static void two_mappings(void)
+{
+	int fd = open_dev();
+	char *a = map(fd, PG, MAP_SHARED, 0), *b = map(fd, PG, MAP_SHARED, 0);
+
+	fill(a, 1, 0, 2);
+	check(b, 1, 0, 2);
+	ASSERT_EQ(info(fd, a).pfn, info(fd, b).pfn);
+	ASSERT_EQ(info(fd, a).refcount, 3);
+	ASSERT_EQ(info(fd, a).mapcount, 2);
+	ASSERT_EQ(munmap(b, PG), 0);
+	ASSERT_EQ(info(fd, a).refcount, 2);
+	ASSERT_EQ(munmap(a, PG), 0);
+	close(fd);
+	baseline(1);
+}
+
+/* 64 MiB in 4 KiB steps. */
+static void many_pages(void)
+{
+	const uint64_t n = (64 << 20) / PG;
+	int fd = open_dev();
+	char *p = map(fd, n * PG, MAP_SHARED, 0);
+
+	fill(p, n, 0, 3);
+	check(p, n, 0, 3);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), n);
+	ASSERT_EQ(info(fd, p + (n - 1) * PG).refcount, 2);
+	ASSERT_EQ(munmap(p, n * PG), 0);
+	close(fd);
+	baseline(n);
+}
+
+/* Files do not share pages: the same offset of two files, two pages. */
+static void two_files(void)
+{
+	int fa = open_dev(), fb = open_dev();
+	char *a = map(fa, PG, MAP_SHARED, 0), *b = map(fb, PG, MAP_SHARED, 0);
+
+	fill(a, 1, 0, 4);
+	fill(b, 1, 0, 5);
+	check(a, 1, 0, 4);
+	ASSERT_NE(info(fa, a).pfn, info(fb, b).pfn);
+	munmap(a, PG);
+	munmap(b, PG);
+	close(fa);
+	close(fb);
+	baseline(2);
+}
+
+/* A child shares the mapping, touches new pages and exits. */
+static void fork_child_touches(void)
+{
+	const uint64_t n = 16;
+	int fd = open_dev(), status;
+	char *p = map(fd, n * PG, MAP_SHARED, 0);
+	pid_t pid;
+
+	fill(p, n / 2, 0, 6);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	pid = fork();
+	if (pid == 0) {
+		check(p, n / 2, 0, 6);
+		fill(p + n / 2 * PG, n / 2, n / 2, 6);
+		_exit(info(fd, p).refcount == 3 ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(status, 0);
+	check(p, n, 0, 6);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), n);
+	munmap(p, n * PG);
+	close(fd);
+	baseline(n);
+}
+
+/* MADV_DONTNEED drops the mapping's reference, never the file's. */
+static void madv_dontneed(void)
+{
+	int fd = open_dev();
+	char *p = map(fd, 4 * PG, MAP_SHARED, 0);
+
+	fill(p, 4, 0, 7);
+	ASSERT_EQ(madvise(p, 4 * PG, MADV_DONTNEED), 0);
+	check(p, 4, 0, 7);	/* faults the same pages back */
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 4);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	munmap(p, 4 * PG);
+	close(fd);
+	baseline(4);
+}
+
+/* mremap moves the page table entries and their references. */
+static void mremap_moves(void)
+{
+	int fd = open_dev();
+	char *p = map(fd, 4 * PG, MAP_SHARED, 0), *q;
+
+	fill(p, 4, 0, 8);
+	q = mremap(p, 4 * PG, 8 * PG, MREMAP_MAYMOVE);
+	ASSERT_TRUE(q != MAP_FAILED);
+	check(q, 4, 0, 8);
+	ASSERT_EQ(info(fd, q).refcount, 2);
+	fill(q + 4 * PG, 4, 4, 8);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 8);
+	munmap(q, 8 * PG);
+	close(fd);
+	baseline(8);
+}
+
+/* Unmapping part of a mapping drops those pages' mapping references. */
+static void partial_munmap(void)
+{
+	int fd = open_dev();
+	char *p = map(fd, 8 * PG, MAP_SHARED, 0), *all;
+
+	fill(p, 8, 0, 9);
+	ASSERT_EQ(munmap(p + 2 * PG, 4 * PG), 0);
+	all = map(fd, 8 * PG, MAP_SHARED, 0);
+	check(all, 8, 0, 9);
+	ASSERT_EQ(info(fd, all + 0 * PG).refcount, 3);	/* file, p, all */
+	ASSERT_EQ(info(fd, all + 3 * PG).refcount, 2);	/* file, all */
+	munmap(p, 2 * PG);
+	munmap(p + 6 * PG, 2 * PG);
+	munmap(all, 8 * PG);
+	close(fd);
+	baseline(8);
+}
+
+/* A process that exits with its mapping and file still open frees all. */
+static void exit_without_munmap(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(ZDREF_DEV, O_RDWR);
+		char *p = mmap(NULL, 32 * PG, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
+
+		if (fd < 0 || p == MAP_FAILED)
+			_exit(1);
+		fill(p, 32, 0, 10);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(status, 0);
+	baseline(32);
+}
+
+/* SIGKILL in the middle of faulting pages in. */
+static void kill9_during_faults(void)
+{
+	const uint64_t n = (32 << 20) / PG;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(ZDREF_DEV, O_RDWR);
+		char *p = mmap(NULL, n * PG, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
+
+		if (fd < 0 || p == MAP_FAILED)
+			_exit(1);
+		for (;;)
+			fill(p, n, 0, 11);
+	}
+	while (zdref_sysfs_u64("allocs") < n / 4)
+		usleep(1000);
+	ASSERT_EQ(kill(pid, SIGKILL), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	baseline(zdref_sysfs_u64("allocs"));
+}
+
+/* process_vm_readv() reads another process's device pages through GUP. */
+static void process_vm_readv_reads(void)
+{
+	int fd = open_dev(), pfd[2], status;
+	char *p = map(fd, 4 * PG, MAP_SHARED, 0), *buf = malloc(4 * PG);
+	struct iovec local = { buf, 4 * PG }, remote = { p, 4 * PG };
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(pipe(pfd), 0);
+	fill(p, 4, 0, 12);
+	pid = fork();
+	if (pid == 0) {		/* hold the mapping until told */
+		close(pfd[1]);
+		_exit(read(pfd[0], &c, 1) == 1 ? 0 : 1);
+	}
+	ASSERT_EQ(process_vm_readv(pid, &local, 1, &remote, 1, 0), 4 * PG);
+	check(buf, 4, 0, 12);
+	ASSERT_EQ(write(pfd[1], "x", 1), 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	munmap(p, 4 * PG);
+	close(fd);
+	baseline(4);
+}
+
+/*
+ * vmsplice() leaves a reference to the page in the pipe: the page must
+ * outlive its mapping and its file, keep its data, and be freed only when
+ * the pipe lets go.  rmmod is refused meanwhile.
+ */
+static void vmsplice_outlives_file(void)
+{
+	int fd = open_dev(), pfd[2];
+	char *p = map(fd, PG, MAP_SHARED, 0), *buf = malloc(PG);
+	struct iovec iov = { p, PG };
+
+	ASSERT_EQ(pipe(pfd), 0);
+	fill(p, 1, 0, 13);
+	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
+	ASSERT_GE(info(fd, p).refcount, 3);
+	munmap(p, PG);
+	close(fd);
+	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), 1);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
+	usleep(20000);	/* several scans: still referenced, still busy */
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_EQ(read(pfd[0], buf, PG), PG);
+	check(buf, 1, 0, 13);
+	close(pfd[0]);
+	close(pfd[1]);
+	baseline(1);
+}
+
+/* The release ioctl unmaps, frees and hands out a fresh page after. */
+static void release_range(void)
+{
+	struct zdref_release rel = { .offset = 0, .length = 4 * PG,
+				     .timeout_ms = 1000 };
+	int fd = open_dev();
+	char *p = map(fd, 4 * PG, MAP_SHARED, 0);
+
+	fill(p, 4, 0, 14);
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), 0);
+	ASSERT_EQ(rel.released, 4);
+	ASSERT_EQ(rel.busy, 0);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 4);
+	ASSERT_EQ(((uint64_t *)p)[0], 0);	/* a new, zeroed page */
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 5);
+	munmap(p, 4 * PG);
+	close(fd);
+	baseline(5);
+}
+
+/* Releasing a pinned page waits, times out cleanly, never frees it. */
+static void release_while_pinned(void)
+{
+	struct zdref_release rel = { .offset = 0, .length = PG,
+				     .timeout_ms = 100 };
+	int fd = open_dev(), pfd[2];
+	char *p = map(fd, PG, MAP_SHARED, 0), *buf = malloc(PG);
+	struct iovec iov = { p, PG };
+
+	ASSERT_EQ(pipe(pfd), 0);
+	fill(p, 1, 0, 15);
+	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), -1);
+	ASSERT_EQ(errno, ETIMEDOUT);
+	ASSERT_EQ(rel.released, 1);
+	ASSERT_EQ(rel.busy, 1);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_EQ(read(pfd[0], buf, PG), PG);
+	check(buf, 1, 0, 15);
+	close(pfd[0]);
+	close(pfd[1]);
+	munmap(p, PG);
+	close(fd);
+	baseline(1);
+}
+
+/* O_DIRECT between device pages and a RAM block device (brd). */
+static void o_direct_brd(void)
+{
+	const uint64_t n = 64;
+	int fd = open_dev(), bd;
+	char *src = map(fd, n * PG, MAP_SHARED, 0);
+	char *dst = map(fd, n * PG, MAP_SHARED, n * PG);
+
+	if (access("/dev/ram0", F_OK) && system("modprobe brd rd_nr=1 rd_size=8192"))
+		SKIP("no brd module");
+	bd = open("/dev/ram0", O_RDWR | O_DIRECT);
+	ASSERT_GE(bd, 0);
+	fill(src, n, 0, 16);
+	ASSERT_EQ(pwrite(bd, src, n * PG, 0), n * PG);
+	ASSERT_EQ(pread(bd, dst, n * PG, 0), n * PG);
+	check(dst, n, 0, 16);
+	close(bd);
+	ASSERT_EQ(info(fd, dst).refcount, 2);
+	munmap(src, n * PG);
+	munmap(dst, n * PG);
+	close(fd);
+	baseline(2 * n);
+}
+
+/* MAP_PRIVATE: read the device page, copy to system RAM on write. */
+static void map_private_cow(void)
+{
+	int fd = open_dev();
+	char *shared = map(fd, PG, MAP_SHARED, 0);
+	char *priv = map(fd, PG, MAP_PRIVATE, 0);
+
+	fill(shared, 1, 0, 17);
+	check(priv, 1, 0, 17);
+	fill(priv, 1, 0, 18);		/* copy-on-write into RAM */
+	check(priv, 1, 0, 18);
+	check(shared, 1, 0, 17);	/* the device page is untouched */
+	ASSERT_EQ(info(fd, shared).refcount, 2);
+	munmap(priv, PG);
+	munmap(shared, PG);
+	close(fd);
+	baseline(1);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+#define C(fn) { #fn, fn }
+	C(one_page), C(two_mappings), C(many_pages), C(two_files),
+	C(fork_child_touches), C(madv_dontneed), C(mremap_moves),
+	C(partial_munmap), C(exit_without_munmap), C(kill9_during_faults),
+	C(process_vm_readv_reads), C(vmsplice_outlives_file),
+	C(release_range), C(release_while_pinned), C(o_direct_brd),
+	C(map_private_cow),
+#undef C
+};
+
+static const char *const types[] = { "fsdax", "generic" };
+
+static void run_case(const void *arg)
+{
+	size_t i = (uintptr_t)arg;
+
+	type = types[i / ZT_COUNT(cases)];
+	if (zdref_loaded())
+		zdref_unload();	/* left by an earlier failure */
+	load();
+	cases[i % ZT_COUNT(cases)].fn();
+}
+
+int main(void)
+{
+	static char names[ZT_COUNT(types) * ZT_COUNT(cases)][64];
+	struct zt_test all[ZT_COUNT(types) * ZT_COUNT(cases)];
+	size_t i;
+
+	for (i = 0; i < ZT_COUNT(all); i++) {
+		snprintf(names[i], sizeof(names[i]), "%s_%s",
+			 types[i / ZT_COUNT(cases)], cases[i % ZT_COUNT(cases)].name);
+		all[i] = (struct zt_test)ZT_NAMED(names[i], run_case, (void *)i);
+	}
+	return zt_run(all, ZT_COUNT(all));
+}
