@@ -49,36 +49,60 @@ static ssize_t pages_total_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(pages_total);
 
-#define ZDREF_COUNTER_ATTR(name)					\
-static ssize_t name##_show(struct device *dev,				\
-			   struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%lld\n",					\
-		(long long)atomic64_read(&zdref_from_dev(dev)->name));	\
-}									\
-static DEVICE_ATTR_RO(name)
+static ssize_t zdref_emit_counter(char *buf, atomic64_t *v)
+{
+	return sysfs_emit(buf, "%lld\n", (long long)atomic64_read(v));
+}
 
-ZDREF_COUNTER_ATTR(allocs);
-ZDREF_COUNTER_ATTR(frees);
-ZDREF_COUNTER_ATTR(bad_frees);
+static ssize_t allocs_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->allocs);
+}
+static DEVICE_ATTR_RO(allocs);
 
-/* Counts kept under the pool lock. */
-#define ZDREF_LOCKED_ATTR(name)						\
-static ssize_t name##_show(struct device *dev,				\
-			   struct device_attribute *attr, char *buf)	\
-{									\
-	struct zdref_dev *zd = zdref_from_dev(dev);			\
-	u64 v;								\
-									\
-	spin_lock_irq(&zd->lock);					\
-	v = zd->name;							\
-	spin_unlock_irq(&zd->lock);					\
-	return sysfs_emit(buf, "%llu\n", v);				\
-}									\
-static DEVICE_ATTR_RO(name)
+static ssize_t frees_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->frees);
+}
+static DEVICE_ATTR_RO(frees);
 
-ZDREF_LOCKED_ATTR(pages_free);
-ZDREF_LOCKED_ATTR(pages_busy);
+static ssize_t bad_frees_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->bad_frees);
+}
+static DEVICE_ATTR_RO(bad_frees);
+
+/* The pool's lengths are kept under its lock. */
+static ssize_t zdref_emit_locked(struct zdref_dev *zd, char *buf, u64 *v)
+{
+	u64 val;
+
+	spin_lock_irq(&zd->lock);
+	val = *v;
+	spin_unlock_irq(&zd->lock);
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static ssize_t pages_free_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct zdref_dev *zd = zdref_from_dev(dev);
+
+	return zdref_emit_locked(zd, buf, &zd->pages_free);
+}
+static DEVICE_ATTR_RO(pages_free);
+
+static ssize_t pages_busy_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct zdref_dev *zd = zdref_from_dev(dev);
+
+	return zdref_emit_locked(zd, buf, &zd->pages_busy);
+}
+static DEVICE_ATTR_RO(pages_busy);
 
 /* How zdref's count sits on the kernel's here: see refcount.h. */
 static ssize_t refmodel_show(struct device *dev,

@@ -223,9 +223,10 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	for (index = 0; index < n; index++)
 		zdref_page_put(zd, rel[index].page);
 
+	left = msecs_to_jiffies(req.timeout_ms);
 	left = wait_event_interruptible_timeout(zd->free_wq,
-			zdref_all_freed(zd, rel, n, &req.busy),
-			msecs_to_jiffies(req.timeout_ms));
+						zdref_all_freed(zd, rel, n, &req.busy),
+						left);
 	if (left < 0)
 		ret = left;
 	else if (!zdref_all_freed(zd, rel, n, &req.busy))

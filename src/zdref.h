@@ -76,7 +76,7 @@ struct zdref_dev {
 	struct zdref_refmodel model;
 	unsigned long pfn_first;
 	struct zdref_page *pages;
-	spinlock_t lock;
+	spinlock_t lock;	/* the lists, counts, page states */
 	struct list_head free_list;
 	struct list_head busy_list;
 	u64 pages_free;
