@@ -130,8 +130,10 @@ static struct zdref_range system_ram(void)
 		if (sscanf(line, "%llx-%llx : System RAM", &s, &e) != 2 ||
 		    !strstr(line, "System RAM"))
 			continue;
+		if (s < (16ULL << 20))
+			s = 16ULL << 20;
 		s = (s + SZ_2M - 1) & ~(SZ_2M - 1);
-		if (s >= (16ULL << 20) && s + SZ_2M - 1 <= e) {
+		if (s + SZ_2M - 1 <= e) {
 			r.start = s;
 			break;
 		}

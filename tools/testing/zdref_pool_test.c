@@ -160,6 +160,51 @@ static void many_pages(void)
 	baseline(n);
 }
 
+/* Touch one page in a child: its exit status, or the signal that killed it. */
+static int touch_in_child(char *p)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		p[0] = 1;
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+/*
+ * 1 GiB in 4 KiB steps, which empties a 1 GiB pool: one page more gets
+ * SIGBUS, and the pages already handed out are untouched by that.
+ */
+static void gib_4k_and_exhaustion(void)
+{
+	const uint64_t n = (1ULL << 30) / PG;
+	int fd = open_dev(), fd2 = open_dev();
+	char *p, *more;
+
+	if (total < n)
+		SKIP("region of %llu MiB: this test wants 1 GiB",
+		     (unsigned long long)(total * PG >> 20));
+	p = map(fd, n * PG, MAP_SHARED, 0);
+	fill(p, n, 0, 19);
+	check(p, n, 0, 19);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), n);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - n);
+	more = map(fd2, (total - n + 1) * PG, MAP_SHARED, 0);
+	if (total > n)
+		fill(more, total - n, 0, 19);
+	ASSERT_EQ(touch_in_child(more + (total - n) * PG), SIGBUS);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), 0);
+	check(p, n, 0, 19);
+	munmap(more, (total - n + 1) * PG);
+	close(fd2);
+	ASSERT_EQ(munmap(p, n * PG), 0);
+	close(fd);
+	baseline(total);
+}
+
 /* Files do not share pages: the same offset of two files, two pages. */
 static void two_files(void)
 {
@@ -451,7 +496,8 @@ static const struct {
 	void (*fn)(void);
 } cases[] = {
 #define C(fn) { #fn, fn }
-	C(one_page), C(two_mappings), C(many_pages), C(two_files),
+	C(one_page), C(two_mappings), C(many_pages), C(gib_4k_and_exhaustion),
+	C(two_files),
 	C(fork_child_touches), C(madv_dontneed), C(mremap_moves),
 	C(partial_munmap), C(exit_without_munmap), C(kill9_during_faults),
 	C(process_vm_readv_reads), C(vmsplice_outlives_file),
