@@ -200,18 +200,23 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 		return -EINVAL;
 	first = req.offset >> PAGE_SHIFT;
 	last = first + (req.length >> PAGE_SHIFT) - 1;
-	cap = min_t(u64, req.length >> PAGE_SHIFT, zdref_pages_total(zd));
-	rel = kvmalloc_array(cap, sizeof(*rel), GFP_KERNEL);
-	if (!rel)
-		return -ENOMEM;
 
 	down_write(&zf->lock);
+	cap = 0;
+	xa_for_each_range(&zf->pages, index, page, first, last)
+		cap++;
+	rel = kvmalloc_array(max_t(u64, cap, 1), sizeof(*rel), GFP_KERNEL);
+	if (!rel) {
+		up_write(&zf->lock);
+		return -ENOMEM;
+	}
 	/*
 	 * Every open file of the device shares the inode's mapping: this
-	 * also unmaps other files' pages at these offsets.  They fault them
-	 * back in, unchanged; only this file's pages are given up.
+	 * also unmaps other files' pages at these offsets, which they fault
+	 * back in, unchanged; only this file's pages are given up.  Private
+	 * copies (MAP_PRIVATE after a write) are system RAM: left alone.
 	 */
-	unmap_mapping_range(file->f_mapping, req.offset, req.length, 1);
+	unmap_mapping_range(file->f_mapping, req.offset, req.length, 0);
 	xa_for_each_range(&zf->pages, index, page, first, last) {
 		xa_erase(&zf->pages, index);
 		rel[n].page = page;
@@ -227,8 +232,9 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	left = wait_event_interruptible_timeout(zd->free_wq,
 						zdref_all_freed(zd, rel, n, &req.busy),
 						left);
+	/* The pages are given up already: a restart would find none. */
 	if (left < 0)
-		ret = left;
+		ret = -EINTR;
 	else if (!zdref_all_freed(zd, rel, n, &req.busy))
 		ret = -ETIMEDOUT;
 	if (ret == -ETIMEDOUT)

@@ -10,7 +10,17 @@
  * callback, zdref's own put, or the busy scan for pages still pinned after
  * their file let go.  The kernel may drop references from any context, IRQ
  * included (O_DIRECT completions), hence the irqsave lock.
+ *
+ * Where the kernel calls back, it still has work to do on the page after
+ * the callback returns (6.x resets the count to 1), so the callback only
+ * marks the page: the busy scan returns it to the pool, and drops the
+ * module reference the busy page holds, once the count is back at idle.
+ * Dropping it from the callback could let rmmod free the pagemap under
+ * the kernel's feet.
  */
+
+/* The busy scan backs off while pins stay: up to 100 ms between scans. */
+#define ZDREF_BUSY_DELAY_MAX	(HZ / 10)
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/highmem.h>
@@ -49,6 +59,7 @@ static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp)
 {
 	lockdep_assert_held(&zd->lock);
 	zp->state = ZDREF_PAGE_BUSY;
+	zp->kernel_freed = false;
 	list_add_tail(&zp->node, &zd->busy_list);
 	zd->pages_busy++;
 	/* A pinned page outlives its file: it must keep the module too. */
@@ -68,19 +79,12 @@ struct page *zdref_page_alloc(struct zdref_dev *zd)
 	unsigned long flags;
 
 	spin_lock_irqsave(&zd->lock, flags);
-	list_for_each_entry(zp, &zd->free_list, node) {
-		page = zdref_meta_page(zd, zp);
-		/*
-		 * Where the kernel frees, it resets the count to idle just
-		 * after calling back: a page caught in between waits.
-		 */
-		if (page_ref_count(page) == zd->model.idle)
-			goto found;
+	zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
+	if (!zp) {
+		spin_unlock_irqrestore(&zd->lock, flags);
+		return NULL;
 	}
-	spin_unlock_irqrestore(&zd->lock, flags);
-	return NULL;
-
-found:
+	page = zdref_meta_page(zd, zp);
 	list_del(&zp->node);
 	zd->pages_free--;
 	zp->state = ZDREF_PAGE_OWNED;
@@ -115,7 +119,8 @@ void zdref_page_put(struct zdref_dev *zd, struct page *page)
 		freed = true;
 	} else {
 		zdref_page_busy_locked(zd, zp);
-		schedule_delayed_work(&zd->busy_work, 1);
+		zd->busy_delay = 1;
+		mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
 	}
 	spin_unlock_irqrestore(&zd->lock, flags);
 
@@ -138,18 +143,18 @@ void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
 	bool busy;
 
 	spin_lock_irqsave(&zd->lock, flags);
-	busy = zp->state == ZDREF_PAGE_BUSY;
+	busy = zp->state == ZDREF_PAGE_BUSY && !zp->kernel_freed;
+	if (zd->model.kernel_frees && busy) {
+		zp->kernel_freed = true;
+		zd->busy_delay = 1;
+		mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
+	}
+	spin_unlock_irqrestore(&zd->lock, flags);
 	if (!zd->model.kernel_frees || !busy) {
-		spin_unlock_irqrestore(&zd->lock, flags);
 		atomic64_inc(&zd->bad_frees);
 		WARN_ONCE(1, "zdref: kernel freed pfn %#lx in state %u\n",
 			  page_to_pfn(page), zp->state);
-		return;
 	}
-	zdref_page_free_locked(zd, zp);
-	spin_unlock_irqrestore(&zd->lock, flags);
-	wake_up_all(&zd->free_wq);
-	module_put(THIS_MODULE);
 }
 
 /* Free the busy pages whose last reference has dropped; again if some remain. */
@@ -158,25 +163,35 @@ static void zdref_busy_scan(struct work_struct *work)
 	struct zdref_dev *zd = container_of(to_delayed_work(work),
 					    struct zdref_dev, busy_work);
 	struct zdref_page *zp, *next;
-	unsigned int freed = 0;
+	unsigned long freed = 0;
 	bool more;
 
 	spin_lock_irq(&zd->lock);
 	list_for_each_entry_safe(zp, next, &zd->busy_list, node) {
-		if (page_ref_count(zdref_meta_page(zd, zp)) != zd->model.base)
+		int count = page_ref_count(zdref_meta_page(zd, zp));
+
+		if (zd->model.kernel_frees ?
+		    !zp->kernel_freed || count != zd->model.idle :
+		    count != zd->model.base)
 			continue;
 		zdref_page_free_locked(zd, zp);
+		/*
+		 * With the free, under the lock: whoever sees the pool whole
+		 * may unload the module at once.
+		 */
+		module_put(THIS_MODULE);
 		freed++;
 	}
 	more = !list_empty(&zd->busy_list);
+	if (more && !freed)
+		zd->busy_delay = min_t(unsigned long, zd->busy_delay * 2,
+				       ZDREF_BUSY_DELAY_MAX);
+	if (more)
+		mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
 	spin_unlock_irq(&zd->lock);
 
-	if (more)
-		schedule_delayed_work(&zd->busy_work, 1);
 	if (freed)
 		wake_up_all(&zd->free_wq);
-	while (freed--)
-		module_put(THIS_MODULE);
 }
 
 /**
@@ -208,6 +223,7 @@ int zdref_pool_init(struct zdref_dev *zd)
 	INIT_LIST_HEAD(&zd->free_list);
 	INIT_LIST_HEAD(&zd->busy_list);
 	INIT_DELAYED_WORK(&zd->busy_work, zdref_busy_scan);
+	zd->busy_delay = 1;
 	init_waitqueue_head(&zd->free_wq);
 
 	zd->pages = kvcalloc(n, sizeof(*zd->pages), GFP_KERNEL);

@@ -34,11 +34,14 @@ enum zdref_type {
  * @node: in the free list, or the busy list
  * @gen: bumped at each free, so that a waiter can tell its page was freed
  * @state: enum zdref_page_state
+ * @kernel_freed: the kernel called back for this busy page; the busy scan
+ *	returns it to the pool once the kernel has reset its count
  */
 struct zdref_page {
 	struct list_head node;
 	u32 gen;
 	u8 state;
+	bool kernel_freed;
 };
 
 /**
@@ -58,8 +61,9 @@ struct zdref_page {
  * @busy_list: pages their file gave up that are still referenced
  * @pages_free: length of @free_list
  * @pages_busy: length of @busy_list
- * @busy_work: frees the pages of @busy_list whose last reference dropped,
- *	for types where the kernel does not call back (see refcount.h)
+ * @busy_work: frees the pages of @busy_list whose last reference dropped
+ * @busy_delay: jiffies until the next busy scan; doubles while a scan
+ *	finds nothing to free, up to ZDREF_BUSY_DELAY_MAX
  * @free_wq: woken whenever a page is freed
  * @allocs: pages handed out
  * @frees: pages freed, by zdref's free callback
@@ -82,6 +86,7 @@ struct zdref_dev {
 	u64 pages_free;
 	u64 pages_busy;
 	struct delayed_work busy_work;
+	unsigned long busy_delay;
 	wait_queue_head_t free_wq;
 	atomic64_t allocs;
 	atomic64_t frees;

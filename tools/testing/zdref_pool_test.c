@@ -448,6 +448,29 @@ static void release_while_pinned(void)
 	baseline(1);
 }
 
+/*
+ * Releasing a range unmaps device pages everywhere, but a private copy a
+ * MAP_PRIVATE mapping made on write is system RAM: it keeps its data.
+ */
+static void release_keeps_private_copies(void)
+{
+	struct zdref_release rel = { .offset = 0, .length = PG,
+				     .timeout_ms = 1000 };
+	int fd = open_dev(), other = open_dev();
+	char *shared = map(fd, PG, MAP_SHARED, 0);
+	char *priv = map(other, PG, MAP_PRIVATE, 0);
+
+	fill(shared, 1, 0, 20);
+	fill(priv, 1, 0, 21);		/* copied into RAM */
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), 0);
+	check(priv, 1, 0, 21);
+	munmap(priv, PG);
+	munmap(shared, PG);
+	close(other);
+	close(fd);
+	baseline(2);
+}
+
 /* O_DIRECT between device pages and a RAM block device (brd). */
 static void o_direct_brd(void)
 {
@@ -501,7 +524,8 @@ static const struct {
 	C(fork_child_touches), C(madv_dontneed), C(mremap_moves),
 	C(partial_munmap), C(exit_without_munmap), C(kill9_during_faults),
 	C(process_vm_readv_reads), C(vmsplice_outlives_file),
-	C(release_range), C(release_while_pinned), C(o_direct_brd),
+	C(release_range), C(release_while_pinned),
+	C(release_keeps_private_copies), C(o_direct_brd),
 	C(map_private_cow),
 #undef C
 };
