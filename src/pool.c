@@ -66,6 +66,14 @@ static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp)
 	__module_get(THIS_MODULE);
 }
 
+/* Something may be freeable now: scan at once, and often for a while. */
+static void zdref_busy_kick_locked(struct zdref_dev *zd)
+{
+	lockdep_assert_held(&zd->lock);
+	zd->busy_delay = 1;
+	mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
+}
+
 /**
  * zdref_page_alloc() - hand out a zeroed page of the pool
  * @zd: the device
@@ -112,15 +120,17 @@ void zdref_page_put(struct zdref_dev *zd, struct page *page)
 
 	spin_lock_irqsave(&zd->lock, flags);
 	if (zd->model.kernel_frees) {
-		/* The kernel's callback frees it, now or at the last unpin. */
+		/*
+		 * The kernel calls back at the last drop, now or at the last
+		 * unpin; the busy scan then returns the page to the pool.
+		 */
 		zdref_page_busy_locked(zd, zp);
 	} else if (zdref_ref_put_watched(&zd->model, page)) {
 		zdref_page_free_locked(zd, zp);
 		freed = true;
 	} else {
 		zdref_page_busy_locked(zd, zp);
-		zd->busy_delay = 1;
-		mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
+		zdref_busy_kick_locked(zd);
 	}
 	spin_unlock_irqrestore(&zd->lock, flags);
 
@@ -146,8 +156,7 @@ void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
 	busy = zp->state == ZDREF_PAGE_BUSY && !zp->kernel_freed;
 	if (zd->model.kernel_frees && busy) {
 		zp->kernel_freed = true;
-		zd->busy_delay = 1;
-		mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
+		zdref_busy_kick_locked(zd);
 	}
 	spin_unlock_irqrestore(&zd->lock, flags);
 	if (!zd->model.kernel_frees || !busy) {
