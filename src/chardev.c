@@ -115,6 +115,14 @@ static ssize_t refmodel_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(refmodel);
 
+/* The pool's allocation unit, bytes. */
+static ssize_t align_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", PAGE_SIZE << zdref_from_dev(dev)->order);
+}
+static DEVICE_ATTR_RO(align);
+
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_region_start.attr,
@@ -126,6 +134,7 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_frees.attr,
 	&dev_attr_bad_frees.attr,
 	&dev_attr_refmodel.attr,
+	&dev_attr_align.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(zdref);

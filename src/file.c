@@ -2,16 +2,25 @@
 /*
  * zdref: an open file of /dev/zdrefN, its pages, faults and ioctls.
  *
- * Each open file owns the pages it was handed, indexed by file offset, and
- * holds one reference on each; mmap(MAP_SHARED) of the file maps them.
- * Mappings take real page references through vm_insert_page(), so munmap,
- * exit, MADV_DONTNEED, mremap and fork move and drop them the way the
- * kernel does for any file page, and GUP pins them the usual way.
+ * Each open file owns the units (pages, or 2 MiB folios with align=2M) it
+ * was handed, indexed by file offset, and holds one reference on each;
+ * mmap(MAP_SHARED) of the file maps them.  Mappings take real references
+ * and mapcounts, through vm_insert_page() for a PTE and
+ * vmf_insert_folio_pmd() for a PMD, so munmap, exit, MADV_DONTNEED,
+ * mremap and fork move and drop them the way the kernel does for any file
+ * page, and GUP pins them the usual way.
+ *
+ * A 2 MiB unit (align=2M) is mapped whole by one PMD, which holds one
+ * reference and one mapcount.  Only kernels whose PMD mappings of device
+ * folios hold references (vmf_insert_folio_pmd(), 6.15 and later) offer
+ * align=2M: older ones map device memory at PMD level only as devmap
+ * entries, which munmap would drop without a put.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/rwsem.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -23,7 +32,7 @@
 /**
  * struct zdref_file - an open file of a zdref device
  * @zd: the device
- * @pages: file offset, in pages, to the page handed out for it
+ * @pages: file offset, in units, to the unit's head page handed out for it
  * @lock: faults (read) against the release of a range (write), so that no
  *	fault maps a page its file is giving up
  */
@@ -43,6 +52,8 @@ static int zdref_open(struct inode *inode, struct file *file)
 	xa_init(&zf->pages);
 	init_rwsem(&zf->lock);
 	file->private_data = zf;
+	/* Map the device's DAX inode: see inode.c. */
+	file->f_mapping = zf->zd->inode->i_mapping;
 	return 0;
 }
 
@@ -60,12 +71,12 @@ static int zdref_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* The page of the file at @pgoff, handed out on first use. */
-static struct page *zdref_file_page(struct zdref_file *zf, pgoff_t pgoff)
+/* The head page of the file's unit @index, handed out on first use. */
+static struct page *zdref_file_unit(struct zdref_file *zf, pgoff_t index)
 {
 	struct page *page, *old;
 
-	page = xa_load(&zf->pages, pgoff);
+	page = xa_load(&zf->pages, index);
 	if (page)
 		return page;
 	page = zdref_page_alloc(zf->zd);
@@ -74,12 +85,17 @@ static struct page *zdref_file_page(struct zdref_file *zf, pgoff_t pgoff)
 				     zdref_pages_total(zf->zd));
 		return ERR_PTR(-ENOSPC);
 	}
-	old = xa_cmpxchg(&zf->pages, pgoff, NULL, page, GFP_KERNEL);
+	old = xa_cmpxchg(&zf->pages, index, NULL, page, GFP_KERNEL);
 	if (old) {		/* a concurrent fault won, or no memory */
 		zdref_page_put(zf->zd, page);
 		return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
 	}
 	return page;
+}
+
+static vm_fault_t zdref_unit_error(struct page *head)
+{
+	return PTR_ERR(head) == -ENOSPC ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
 }
 
 static vm_fault_t zdref_fault(struct vm_fault *vmf)
@@ -89,10 +105,22 @@ static vm_fault_t zdref_fault(struct vm_fault *vmf)
 	vm_fault_t ret;
 	int err;
 
+	/*
+	 * A 2 MiB unit is only ever mapped whole, by PMD: its tail pages'
+	 * struct pages may be shared (the kernel dedups the vmemmap of a
+	 * compound pagemap), so they must not be mapped by PTE, as
+	 * device-dax never does.  zdref_mmap() and zdref_may_split() keep
+	 * mappings aligned; a PTE fault here means a PMD could not be had.
+	 */
+	if (zf->zd->order) {
+		dev_warn_ratelimited(&zf->zd->dev, "align=2M: no PMD for address %#lx of %s; 2 MiB units are mapped whole only\n",
+				     vmf->address, current->comm);
+		return VM_FAULT_SIGBUS;
+	}
 	down_read(&zf->lock);
-	page = zdref_file_page(zf, vmf->pgoff);
+	page = zdref_file_unit(zf, vmf->pgoff);
 	if (IS_ERR(page)) {
-		ret = PTR_ERR(page) == -ENOSPC ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+		ret = zdref_unit_error(page);
 		goto out;
 	}
 	err = vm_insert_page(vmf->vma, vmf->address, page);
@@ -103,17 +131,89 @@ out:
 	return ret;
 }
 
+/* With 2 MiB units, a mapping splits only between units, as device-dax's. */
+static int zdref_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct zdref_file *zf = vma->vm_file->private_data;
+
+	return IS_ALIGNED(addr, PAGE_SIZE << zf->zd->order) ? 0 : -EINVAL;
+}
+
+#if ZDREF_HAVE_VMF_INSERT_FOLIO_PMD && ZDREF_HAVE_HUGE_FAULT_ORDER
+#define ZDREF_PMD_MAPS	1
+
+/* A whole 2 MiB unit with one PMD, which holds a reference and a mapcount. */
+static vm_fault_t zdref_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct zdref_file *zf = vma->vm_file->private_data;
+	struct zdref_dev *zd = zf->zd;
+	unsigned long addr = vmf->address & PMD_MASK;
+	struct page *head;
+	pgoff_t pgoff;
+	vm_fault_t ret;
+
+	/*
+	 * zdref_mmap() let only shared, aligned mappings of 2 MiB units
+	 * through, and only a DAX mapping's PMDs are zapped with their
+	 * reference (inode.c).
+	 */
+	if (order != PMD_ORDER || zd->order != PMD_ORDER || !vma_is_dax(vma))
+		return VM_FAULT_FALLBACK;
+	pgoff = linear_page_index(vma, addr);
+	if (addr < vma->vm_start || addr + PMD_SIZE > vma->vm_end ||
+	    pgoff & (HPAGE_PMD_NR - 1))
+		return VM_FAULT_FALLBACK;
+
+	down_read(&zf->lock);
+	head = zdref_file_unit(zf, pgoff >> zd->order);
+	if (IS_ERR(head))
+		ret = zdref_unit_error(head);
+	else
+		ret = vmf_insert_folio_pmd(vmf, page_folio(head),
+					   vmf->flags & FAULT_FLAG_WRITE);
+	up_read(&zf->lock);
+	return ret;
+}
+#else
+#define ZDREF_PMD_MAPS	0
+#endif
+
+/**
+ * zdref_pmd_maps() - can zdref map 2 MiB units by PMD on this kernel?
+ *
+ * Return: true where the kernel's PMD mappings of device folios hold a
+ * reference (vmf_insert_folio_pmd()): the condition for align=2M.
+ */
+bool zdref_pmd_maps(void)
+{
+	return ZDREF_PMD_MAPS;
+}
+
 static const struct vm_operations_struct zdref_vm_ops = {
 	.fault = zdref_fault,
+	.may_split = zdref_may_split,
+#if ZDREF_PMD_MAPS
+	.huge_fault = zdref_huge_fault,
+#endif
 };
 
 static int zdref_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct zdref_file *zf = file->private_data;
 
+	unsigned long unit = PAGE_SIZE << zf->zd->order;
+
 	if (zf->zd->type == ZDREF_TYPE_PRIVATE) {
 		dev_info_ratelimited(&zf->zd->dev, "device-private memory cannot be mapped by the CPU\n");
 		return -EOPNOTSUPP;
+	}
+	if (zf->zd->order &&
+	    (!(vma->vm_flags & VM_SHARED) || !IS_ALIGNED(vma->vm_start, unit) ||
+	     !IS_ALIGNED(vma->vm_end, unit) ||
+	     !IS_ALIGNED(vma->vm_pgoff << PAGE_SHIFT, unit))) {
+		dev_info_ratelimited(&zf->zd->dev, "align=2M: map with MAP_SHARED, and address, length and offset multiples of 2 MiB\n");
+		return -EINVAL;
 	}
 	/* vm_insert_page() needs it, and only mmap may set it. */
 	vm_flags_set(vma, VM_MIXEDMAP);
@@ -149,9 +249,10 @@ static long zdref_ioc_page_info(struct file *file, void __user *arg)
 	info.offset = (u64)pgoff << PAGE_SHIFT;
 
 	down_read(&zf->lock);
-	page = xa_load(&zf->pages, pgoff);
+	page = xa_load(&zf->pages, pgoff >> zd->order);
 	if (page) {
-		info.pfn = page_to_pfn(page);
+		/* The count and mapcount are the unit's, kept in its head. */
+		info.pfn = page_to_pfn(page) + (pgoff & (zdref_unit_pages(zd) - 1));
 		info.state = READ_ONCE(zdref_page_meta(zd, page)->state);
 		info.refcount = zdref_ref_count(&zd->model, page);
 		info.raw_refcount = page_ref_count(page);
@@ -186,6 +287,7 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 {
 	struct zdref_file *zf = file->private_data;
 	struct zdref_dev *zd = zf->zd;
+	unsigned int shift = PAGE_SHIFT + zd->order;
 	struct zdref_released *rel;
 	struct zdref_release req;
 	pgoff_t first, last, index;
@@ -195,11 +297,15 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.flags || !req.length || !PAGE_ALIGNED(req.offset) ||
-	    !PAGE_ALIGNED(req.length) || req.offset + req.length < req.offset)
+	if (req.flags || !req.length || req.offset + req.length < req.offset)
 		return -EINVAL;
-	first = req.offset >> PAGE_SHIFT;
-	last = first + (req.length >> PAGE_SHIFT) - 1;
+	if ((req.offset | req.length) & ((1ULL << shift) - 1)) {
+		dev_info_ratelimited(&zd->dev, "release: offset %llu and length %llu must be multiples of the %lu KiB allocation unit\n",
+				     req.offset, req.length, 4UL << zd->order);
+		return -EINVAL;
+	}
+	first = req.offset >> shift;
+	last = first + (req.length >> shift) - 1;
 
 	down_write(&zf->lock);
 	cap = 0;
@@ -237,6 +343,9 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 		ret = -EINTR;
 	else if (!zdref_all_freed(zd, rel, n, &req.busy))
 		ret = -ETIMEDOUT;
+	/* Out in pages (4 KiB), whatever the unit. */
+	req.busy <<= zd->order;
+	n <<= zd->order;
 	if (ret == -ETIMEDOUT)
 		dev_info(&zd->dev, "release at offset %llu: %llu of %llu pages still referenced after %u ms; they are freed when the last reference drops\n",
 			 req.offset, req.busy, n, req.timeout_ms);
@@ -266,6 +375,8 @@ const struct file_operations zdref_fops = {
 	.open = zdref_open,
 	.release = zdref_release,
 	.mmap = zdref_mmap,
+	/* 2 MiB aligned addresses for DAX files (inode.c), as ext4's. */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.unlocked_ioctl = zdref_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

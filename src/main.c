@@ -25,6 +25,11 @@ module_param(type, charp, 0444);
 MODULE_PARM_DESC(type,
 		 "ZONE_DEVICE type of the pages: fsdax (default), generic or private (needs CONFIG_DEVICE_PRIVATE)");
 
+static char *align = "4K";
+module_param(align, charp, 0444);
+MODULE_PARM_DESC(align,
+		 "allocation unit of the pool: 4K (default) or 2M (2 MiB folios, each mapped by one PMD; needs Linux 6.15 or later)");
+
 static const char * const zdref_type_names[] = {
 	[ZDREF_TYPE_FSDAX]	= "fsdax",
 	[ZDREF_TYPE_GENERIC]	= "generic",
@@ -43,6 +48,32 @@ int zdref_parse_type(const char *s, enum zdref_type *type)
 	if (i < 0)
 		return i;
 	*type = i;
+	return 0;
+}
+
+/*
+ * align=: 4K, or 2M for 2 MiB folios mapped by PMD.  Device-private
+ * memory is never mapped by the CPU: 2 MiB units buy it nothing yet.
+ */
+static int zdref_parse_align(struct zdref_dev *zd)
+{
+	unsigned long long size = memparse(align ? align : "", NULL);
+
+	if (size == PAGE_SIZE) {
+		zd->order = 0;
+		return 0;
+	}
+	if (size != PMD_SIZE || zd->type == ZDREF_TYPE_PRIVATE) {
+		pr_err("align=%s: use 4K, or 2M with type=fsdax or generic\n",
+		       align);
+		return -EINVAL;
+	}
+	if (!zdref_pmd_maps()) {
+		pr_err("align=2M needs PMD mappings of device folios that hold a reference (vmf_insert_folio_pmd(), Linux 6.15 and later); %s maps device memory by PMD only without one: use align=4K\n",
+		       utsname()->release);
+		return -EOPNOTSUPP;
+	}
+	zd->order = PMD_SHIFT - PAGE_SHIFT;
 	return 0;
 }
 
@@ -76,12 +107,22 @@ static int __init zdref_init(void)
 		goto err_put;
 	}
 
+	ret = zdref_parse_align(zd);
+	if (ret)
+		goto err_put;
+
 	ret = zdref_chardev_init();
 	if (ret)
 		goto err_put;
-	ret = zdref_region_claim(zd, region);
+	ret = zdref_inode_init();
 	if (ret)
 		goto err_chardev;
+	ret = zdref_inode_add(zd);
+	if (ret)
+		goto err_inode;
+	ret = zdref_region_claim(zd, region);
+	if (ret)
+		goto err_inode_add;
 	ret = zdref_pagemap_add(zd);
 	if (ret)
 		goto err_region;
@@ -93,8 +134,10 @@ static int __init zdref_init(void)
 		goto err_pool;
 
 	zdref_dev = zd;
-	pr_info("%s: %s pages over %pR, %llu pages\n", dev_name(&zd->dev),
-		zdref_type_name(zd->type), zd->res, zdref_pages_total(zd));
+	pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s\n",
+		dev_name(&zd->dev), zdref_type_name(zd->type), zd->res,
+		zdref_pages_total(zd), 4UL << zd->order,
+		zd->order ? ", mapped by PMD" : "");
 	return 0;
 
 err_pool:
@@ -103,6 +146,10 @@ err_pagemap:
 	zdref_pagemap_remove(zd);
 err_region:
 	zdref_region_release(zd);
+err_inode_add:
+	zdref_inode_remove(zd);
+err_inode:
+	zdref_inode_exit();
 err_chardev:
 	zdref_chardev_exit();
 err_put:
@@ -118,6 +165,8 @@ static void __exit zdref_exit(void)
 	zdref_pool_exit(zd);
 	zdref_pagemap_remove(zd);
 	zdref_region_release(zd);
+	zdref_inode_remove(zd);
+	zdref_inode_exit();
 	zdref_chardev_exit();
 	put_device(&zd->dev);
 }

@@ -11,7 +11,7 @@
 #include <zdref/compat.h>
 #include "zdref.h"
 
-/* zdref hands out order-0 pages only: a folio here is one page. */
+/* A folio here is one allocation unit: a page, or a compound 2 MiB. */
 #if ZDREF_HAVE_PGMAP_FOLIO_FREE
 static void zdref_folio_free(struct folio *folio)
 {
@@ -66,6 +66,8 @@ int zdref_pagemap_add(struct zdref_dev *zd)
 	pgmap->nr_range = 1;
 	pgmap->ops = &zdref_pgmap_ops;
 	pgmap->owner = zd;
+	/* align=2M: every 2 MiB is one compound folio, as device-dax's. */
+	pgmap->vmemmap_shift = zd->order;
 
 	addr = memremap_pages(pgmap, numa_mem_id());
 	if (IS_ERR(addr)) {

@@ -2,6 +2,11 @@
 /*
  * zdref: the pool of device pages and their one free callback.
  *
+ * The pool's allocation unit is a page, or a 2 MiB folio when the device
+ * was loaded with align=2M (its pagemap is then compound: the folio's
+ * head carries the count for all 512 pages, and zdref's view of a unit
+ * is indexed by its head).  "Page" below means a unit.
+ *
  * A page leaves the pool handed out to an open file, which holds one
  * reference on it (include/zdref/refcount.h says how that sits on the
  * kernel's count).  When the last reference drops, zdref_page_free_locked()
@@ -30,14 +35,16 @@
 
 #include "zdref.h"
 
+/* The head page of a unit. */
 static struct page *zdref_meta_page(struct zdref_dev *zd, struct zdref_page *zp)
 {
-	return pfn_to_page(zd->pfn_first + (zp - zd->pages));
+	return pfn_to_page(zd->pfn_first + ((zp - zd->pages) << zd->order));
 }
 
+/* zdref's view of the unit of @page, which may be any page of it. */
 struct zdref_page *zdref_page_meta(struct zdref_dev *zd, struct page *page)
 {
-	return &zd->pages[page_to_pfn(page) - zd->pfn_first];
+	return &zd->pages[(page_to_pfn(page) - zd->pfn_first) >> zd->order];
 }
 
 static void zdref_page_free_locked(struct zdref_dev *zd, struct zdref_page *zp)
@@ -45,12 +52,12 @@ static void zdref_page_free_locked(struct zdref_dev *zd, struct zdref_page *zp)
 	lockdep_assert_held(&zd->lock);
 	if (zp->state == ZDREF_PAGE_BUSY) {
 		list_del(&zp->node);
-		zd->pages_busy--;
+		zd->pages_busy -= zdref_unit_pages(zd);
 	}
 	zp->state = ZDREF_PAGE_FREE;
 	zp->gen++;
 	list_add(&zp->node, &zd->free_list);
-	zd->pages_free++;
+	zd->pages_free += zdref_unit_pages(zd);
 	atomic64_inc(&zd->frees);
 }
 
@@ -61,7 +68,7 @@ static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp)
 	zp->state = ZDREF_PAGE_BUSY;
 	zp->kernel_freed = false;
 	list_add_tail(&zp->node, &zd->busy_list);
-	zd->pages_busy++;
+	zd->pages_busy += zdref_unit_pages(zd);
 	/* A pinned page outlives its file: it must keep the module too. */
 	__module_get(THIS_MODULE);
 }
@@ -75,16 +82,17 @@ static void zdref_busy_kick_locked(struct zdref_dev *zd)
 }
 
 /**
- * zdref_page_alloc() - hand out a zeroed page of the pool
+ * zdref_page_alloc() - hand out a zeroed unit of the pool
  * @zd: the device
  *
- * Return: a page holding one reference, or NULL when the pool is empty.
+ * Return: the unit's head page, holding one reference, or NULL when the
+ * pool is empty.
  */
 struct page *zdref_page_alloc(struct zdref_dev *zd)
 {
 	struct zdref_page *zp;
 	struct page *page;
-	unsigned long flags;
+	unsigned long flags, i;
 
 	spin_lock_irqsave(&zd->lock, flags);
 	zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
@@ -94,20 +102,24 @@ struct page *zdref_page_alloc(struct zdref_dev *zd)
 	}
 	page = zdref_meta_page(zd, zp);
 	list_del(&zp->node);
-	zd->pages_free--;
+	zd->pages_free -= zdref_unit_pages(zd);
 	zp->state = ZDREF_PAGE_OWNED;
 	spin_unlock_irqrestore(&zd->lock, flags);
 
 	zdref_ref_hand_out(&zd->model, page);
 	atomic64_inc(&zd->allocs);
-	clear_highpage(page);
+	for (i = 0; i < zdref_unit_pages(zd); i++) {
+		clear_highpage(page + i);
+		if (i % 64 == 63)
+			cond_resched();
+	}
 	return page;
 }
 
 /**
- * zdref_page_put() - drop a file's reference on its page
+ * zdref_page_put() - drop a file's reference on its unit
  * @zd: the device
- * @page: a page handed out by zdref_page_alloc()
+ * @page: a head page handed out by zdref_page_alloc()
  *
  * Frees the page if that was the last reference; otherwise the page
  * waits, busy, for the others to drop.
@@ -143,7 +155,7 @@ void zdref_page_put(struct zdref_dev *zd, struct page *page)
 /**
  * zdref_page_freed() - the pagemap's free callback, called by the kernel
  * @pgmap: zdref's pagemap
- * @page: the page whose last reference dropped
+ * @page: the (head) page whose last reference dropped
  */
 void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
 {
@@ -215,16 +227,17 @@ bool zdref_page_freed_since(struct zdref_dev *zd, struct page *page, u32 gen)
 }
 
 /**
- * zdref_pool_init() - put every page of the device in the pool
+ * zdref_pool_init() - put every unit of the device in the pool
  * @zd: the device, its pagemap registered
  *
  * Return: 0, -ENOMEM, or -EINVAL if the kernel did not leave the pages at
- * the count zdref's reference model expects (the model does not fit this
- * kernel: loading would corrupt page counts).
+ * the count (or, for 2 MiB units, the folio order) zdref's reference
+ * model expects: the model does not fit this kernel, and loading would
+ * corrupt page counts.
  */
 int zdref_pool_init(struct zdref_dev *zd)
 {
-	u64 i, n = zdref_pages_total(zd);
+	u64 i, n = zdref_pages_total(zd) >> zd->order;
 
 	zd->model = zdref_refmodel_of(zd->pgmap.type);
 	zd->pfn_first = PHYS_PFN(zd->res->start);
@@ -239,20 +252,29 @@ int zdref_pool_init(struct zdref_dev *zd)
 	if (!zd->pages)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct page *page = pfn_to_page(zd->pfn_first + i);
+		u64 pfn = zd->pfn_first + (i << zd->order);
+		struct page *page = pfn_to_page(pfn);
 
 		if (page_ref_count(page) != zd->model.idle) {
 			pr_err("pfn %#llx has refcount %d after memremap_pages(), zdref expects %d for type=%s on this kernel\n",
-			       zd->pfn_first + i, page_ref_count(page),
-			       zd->model.idle, zdref_type_name(zd->type));
-			kvfree(zd->pages);
-			return -EINVAL;
+			       pfn, page_ref_count(page), zd->model.idle,
+			       zdref_type_name(zd->type));
+			goto err;
+		}
+		if (compound_order(page) != zd->order) {
+			pr_err("pfn %#llx is a page of order %u after memremap_pages(), zdref asked for %u\n",
+			       pfn, compound_order(page), zd->order);
+			goto err;
 		}
 		zd->pages[i].state = ZDREF_PAGE_FREE;
 		list_add_tail(&zd->pages[i].node, &zd->free_list);
 	}
-	zd->pages_free = n;
+	zd->pages_free = zdref_pages_total(zd);
 	return 0;
+
+err:
+	kvfree(zd->pages);
+	return -EINVAL;
 }
 
 void zdref_pool_exit(struct zdref_dev *zd)

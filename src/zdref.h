@@ -53,21 +53,25 @@ struct zdref_page {
  * @id: N of /dev/zdrefN
  * @cdev: the character device
  * @dev: the class device, parent of the sysfs attributes
+ * @inode: the S_DAX inode whose address_space every open file maps
+ * @order: of the pool's allocation unit: 0 (4 KiB) or PMD_ORDER (2 MiB
+ *	folios: the pagemap is compound, as device-dax's with align=2M)
  * @model: how zdref's count sits on the kernel's for this type here
  * @pfn_first: pfn of the first page of the range
- * @pages: zdref's view of each page, indexed by pfn - @pfn_first
+ * @pages: zdref's view of each allocation unit, indexed by
+ *	(pfn - @pfn_first) >> @order
  * @lock: protects the lists, the counts and each page's @state
  * @free_list: pages in the pool, most recently freed first
  * @busy_list: pages their file gave up that are still referenced
- * @pages_free: length of @free_list
- * @pages_busy: length of @busy_list
+ * @pages_free: pages (4 KiB) in @free_list
+ * @pages_busy: pages (4 KiB) in @busy_list
  * @busy_work: frees the pages of @busy_list whose last reference dropped
  * @busy_delay: jiffies until the next busy scan; doubles while a scan
  *	finds nothing to free, up to ZDREF_BUSY_DELAY_MAX
  * @free_wq: woken whenever a page is freed
- * @allocs: pages handed out
- * @frees: pages freed, by zdref's free callback
- * @bad_frees: free callbacks for pages that were not handed out: a bug
+ * @allocs: allocation units handed out
+ * @frees: allocation units freed, by zdref's free callback
+ * @bad_frees: free callbacks for units that were not handed out: a bug
  */
 struct zdref_dev {
 	enum zdref_type type;
@@ -76,7 +80,9 @@ struct zdref_dev {
 	int id;
 	struct cdev cdev;
 	struct device dev;
+	struct inode *inode;
 
+	unsigned int order;
 	struct zdref_refmodel model;
 	unsigned long pfn_first;
 	struct zdref_page *pages;
@@ -103,6 +109,12 @@ static inline u64 zdref_pages_total(const struct zdref_dev *zd)
 	return resource_size(zd->res) >> PAGE_SHIFT;
 }
 
+/* Pages (4 KiB) in one allocation unit of the pool. */
+static inline unsigned long zdref_unit_pages(const struct zdref_dev *zd)
+{
+	return 1UL << zd->order;
+}
+
 const char *zdref_type_name(enum zdref_type type);
 int zdref_parse_type(const char *s, enum zdref_type *type);
 
@@ -123,8 +135,15 @@ void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page);
 struct zdref_page *zdref_page_meta(struct zdref_dev *zd, struct page *page);
 bool zdref_page_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
 
+/* inode.c */
+int zdref_inode_init(void);
+void zdref_inode_exit(void);
+int zdref_inode_add(struct zdref_dev *zd);
+void zdref_inode_remove(struct zdref_dev *zd);
+
 /* file.c */
 extern const struct file_operations zdref_fops;
+bool zdref_pmd_maps(void);
 
 /* chardev.c */
 int zdref_chardev_init(void);

@@ -16,18 +16,30 @@
 #include "../../include/uapi/zdref.h"
 
 #define PG	4096UL
+#define HP	(2UL << 20)	/* a 2 MiB unit */
+#define HPG	(HP / PG)
 
 static const char *type;	/* of the running test */
+static const char *align;	/* 4K or 2M */
 static uint64_t total;		/* pages_total */
 
 static void load(void)
 {
 	struct zdref_range r = zdref_reserved_range();
-
-	ASSERT_EQ(zdref_load("region=%llu@0x%llx type=%s",
+	int kmsg = zdref_kmsg_open();
+	int ret = zdref_load("region=%llu@0x%llx type=%s align=%s",
 			     (unsigned long long)r.size,
-			     (unsigned long long)r.start, type), 0);
+			     (unsigned long long)r.start, type, align);
+	char *log = ret ? zdref_kmsg_read(kmsg) : (close(kmsg), "");
+
+	/* Refused, with its reason logged, where PMDs would hold no reference. */
+	if (ret == -EOPNOTSUPP && !strcmp(align, "2M") &&
+	    strstr(log, "align=2M needs PMD mappings of device folios"))
+		SKIP("align=2M: %s",
+		     "this kernel's PMD mappings of device memory hold no page reference");
+	ASSERT_EQ(ret, 0);
 	total = zdref_sysfs_u64("pages_total");
+	ASSERT_EQ(zdref_sysfs_u64("align"), !strcmp(align, "2M") ? HP : PG);
 }
 
 static int open_dev(void)
@@ -514,11 +526,293 @@ static void map_private_cow(void)
 	baseline(1);
 }
 
+/*
+ * 2 MiB units (align=2M), on kernels whose PMD mappings of device folios
+ * hold a reference: a mapping of a unit is one PMD, holding 1 reference
+ * and 1 mapcount, as device-dax's (and, like device-dax's, mappings must
+ * be shared and 2 MiB aligned).  smaps' FilePmdMapped skips ZONE_DEVICE
+ * folios: the mapcount is what tells a PMD from 512 PTEs.
+ */
+static char *map_units(int fd, uint64_t units, off_t off)
+{
+	char *p = map(fd, units * HP, MAP_SHARED, off);
+
+	/* get_unmapped_area aligns 2 MiB mappings of DAX files. */
+	ASSERT_EQ((uintptr_t)p % HP, 0);
+	return p;
+}
+
+/* One unit: one allocation, 512 pages; the file holds 1, the PMD 1. */
+static void huge_one_unit(void)
+{
+	int fd = open_dev();
+	char *p = map_units(fd, 1, 0);
+	struct zdref_page_info pi;
+
+	p[0] = 1;
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - HPG);
+	pi = info(fd, p + 5 * PG);
+	ASSERT_EQ(pi.refcount, 2);
+	ASSERT_EQ(pi.mapcount, 1);
+	ASSERT_EQ(pi.pfn, info(fd, p).pfn + 5);
+	ASSERT_EQ(info(fd, p).pfn % HPG, 0);
+	fill(p, HPG, 0, 31);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
+	ASSERT_EQ(munmap(p, HP), 0);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	p = map_units(fd, 1, 0);
+	check(p, HPG, 0, 31);
+	ASSERT_EQ(info(fd, p).pfn, pi.pfn - 5);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	ASSERT_EQ(munmap(p, HP), 0);
+	close(fd);
+	baseline(1);
+}
+
+/* 1 GiB in 2 MiB steps, then one unit more: SIGBUS, nothing else hurt. */
+static void huge_gib_2m_and_exhaustion(void)
+{
+	const uint64_t units = (1ULL << 30) / HP;
+	int fd = open_dev(), fd2 = open_dev();
+	uint64_t i, left;
+	char *p, *more;
+
+	if (total < units * HPG)
+		SKIP("region of %llu MiB: this test wants 1 GiB",
+		     (unsigned long long)(total * PG >> 20));
+	p = map_units(fd, units, 0);
+	for (i = 0; i < units; i++)
+		fill(p + i * HP, 1, i * HPG, 32);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), units);
+	ASSERT_EQ(info(fd, p + HP - PG).refcount, 2);
+	left = (total - units * HPG) / HPG;
+	more = map_units(fd2, left + 1, 0);
+	for (i = 0; i < left; i++)
+		more[i * HP] = 1;
+	ASSERT_EQ(touch_in_child(more + left * HP), SIGBUS);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), 0);
+	for (i = 0; i < units; i++)
+		check(p + i * HP, 1, i * HPG, 32);
+	munmap(more, (left + 1) * HP);
+	close(fd2);
+	ASSERT_EQ(munmap(p, units * HP), 0);
+	close(fd);
+	baseline(units + left);
+}
+
+/* fork copies no PMD of a file: the child maps the unit on its own touch. */
+static void huge_fork(void)
+{
+	int fd = open_dev(), status;
+	char *p = map_units(fd, 2, 0);
+	pid_t pid;
+
+	fill(p, HPG, 0, 33);
+	pid = fork();
+	if (pid == 0) {
+		check(p, HPG, 0, 33);
+		fill(p + HP, HPG, HPG, 33);
+		_exit(info(fd, p).refcount == 3 && info(fd, p).mapcount == 2 ? 0 : 1);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(status, 0);
+	check(p, 2 * HPG, 0, 33);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	munmap(p, 2 * HP);
+	close(fd);
+	baseline(2);
+}
+
+/* MADV_DONTNEED of one page zaps the whole PMD; the unit faults back. */
+static void huge_madv_dontneed(void)
+{
+	int fd = open_dev();
+	char *p = map_units(fd, 1, 0);
+
+	fill(p, HPG, 0, 34);
+	ASSERT_EQ(madvise(p + 7 * PG, PG, MADV_DONTNEED), 0);
+	ASSERT_EQ(info(fd, p).refcount, 1);
+	ASSERT_EQ(info(fd, p).mapcount, 0);
+	check(p, HPG, 0, 34);
+	ASSERT_EQ(info(fd, p).refcount, 2);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
+	munmap(p, HP);
+	close(fd);
+	baseline(1);
+}
+
+/*
+ * A mapping splits only between units: munmap or mprotect of a page
+ * inside one is refused; of a whole unit, done.
+ */
+static void huge_split_between_units(void)
+{
+	int fd = open_dev();
+	char *p = map_units(fd, 2, 0);
+
+	fill(p, 2 * HPG, 0, 35);
+	ASSERT_EQ(munmap(p + 100 * PG, PG), -1);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_EQ(mprotect(p, PG, PROT_READ), -1);
+	ASSERT_EQ(errno, EINVAL);
+	check(p, 2 * HPG, 0, 35);
+	ASSERT_EQ(munmap(p, HP), 0);
+	ASSERT_EQ(info(fd, p + HP).refcount, 2);
+	check(p + HP, HPG, HPG, 35);
+	munmap(p + HP, HP);
+	close(fd);
+	baseline(2);
+}
+
+/*
+ * Mappings must be shared, and 2 MiB aligned in address, length and
+ * offset: anything else is refused with EINVAL, before any fault.
+ */
+static void huge_mmap_rules(void)
+{
+	int fd = open_dev();
+	char *p;
+
+	ASSERT_TRUE(mmap(NULL, HP, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(mmap(NULL, HP, PROT_READ, MAP_SHARED, fd, PG) == MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	p = map_units(fd, 2, 0);
+	ASSERT_TRUE(mmap(p + PG, HP, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) ==
+		    MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	munmap(p, 2 * HP);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 0);
+	close(fd);
+	baseline(0);
+}
+
+/* mremap to a 2 MiB aligned place moves the PMD with its reference. */
+static void huge_mremap(void)
+{
+	int fd = open_dev();
+	char *p = map_units(fd, 1, 0), *hole, *q;
+
+	fill(p, HPG, 0, 36);
+	hole = map_units(fd, 2, 0);	/* a 2 MiB aligned free destination */
+	munmap(hole, 2 * HP);
+	q = mremap(p, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, hole + HP);
+	ASSERT_TRUE(q == hole + HP);
+	ASSERT_EQ(info(fd, q).refcount, 2);
+	ASSERT_EQ(info(fd, q).mapcount, 1);
+	check(q, HPG, 0, 36);
+	munmap(q, HP);
+	close(fd);
+	baseline(1);
+}
+
+/* A pin on one page holds the whole unit after its file let go. */
+static void huge_vmsplice_outlives_file(void)
+{
+	int fd = open_dev(), pfd[2];
+	char *p = map_units(fd, 1, 0), *buf = malloc(PG);
+	struct iovec iov = { p + 9 * PG, PG };
+
+	ASSERT_EQ(pipe(pfd), 0);
+	fill(p, HPG, 0, 37);
+	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
+	ASSERT_EQ(info(fd, p).refcount, 3);
+	munmap(p, HP);
+	close(fd);
+	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), HPG);
+	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
+	usleep(20000);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_EQ(read(pfd[0], buf, PG), PG);
+	check(buf, 1, 9, 37);
+	close(pfd[0]);
+	close(pfd[1]);
+	baseline(1);
+}
+
+/* Release works in whole units: a part is refused, a unit is freed. */
+static void huge_release(void)
+{
+	struct zdref_release rel = { .offset = 0, .length = PG,
+				     .timeout_ms = 1000 };
+	int fd = open_dev();
+	char *p = map_units(fd, 1, 0);
+
+	fill(p, HPG, 0, 38);
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), -1);
+	ASSERT_EQ(errno, EINVAL);
+	check(p, HPG, 0, 38);
+	rel.length = HP;
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), 0);
+	ASSERT_EQ(rel.released, HPG);
+	ASSERT_EQ(rel.busy, 0);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 1);
+	ASSERT_EQ(((uint64_t *)p)[0], 0);	/* a new, zeroed unit */
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 2);
+	munmap(p, HP);
+	close(fd);
+	baseline(2);
+}
+
+/* Releasing a unit with a pinned page times out; the unit stays whole. */
+static void huge_release_while_pinned(void)
+{
+	struct zdref_release rel = { .offset = 0, .length = HP,
+				     .timeout_ms = 100 };
+	int fd = open_dev(), pfd[2];
+	char *p = map_units(fd, 1, 0), *buf = malloc(PG);
+	struct iovec iov = { p + HP - PG, PG };
+
+	ASSERT_EQ(pipe(pfd), 0);
+	fill(p, HPG, 0, 39);
+	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), -1);
+	ASSERT_EQ(errno, ETIMEDOUT);
+	ASSERT_EQ(rel.busy, HPG);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_EQ(read(pfd[0], buf, PG), PG);
+	check(buf, 1, HPG - 1, 39);
+	close(pfd[0]);
+	close(pfd[1]);
+	munmap(p, HP);
+	close(fd);
+	baseline(1);
+}
+
+/* O_DIRECT from one unit to brd and back into another. */
+static void huge_o_direct_brd(void)
+{
+	int fd = open_dev(), bd;
+	char *src = map_units(fd, 1, 0);
+	char *dst = map_units(fd, 1, HP);
+
+	if (access("/dev/ram0", F_OK) && system("modprobe brd rd_nr=1 rd_size=8192"))
+		SKIP("no brd module");
+	bd = open("/dev/ram0", O_RDWR | O_DIRECT);
+	ASSERT_GE(bd, 0);
+	fill(src, HPG, 0, 40);
+	ASSERT_EQ(pwrite(bd, src, HP, 0), HP);
+	ASSERT_EQ(pread(bd, dst, HP, 0), HP);
+	check(dst, HPG, 0, 40);
+	close(bd);
+	ASSERT_EQ(info(fd, dst).refcount, 2);
+	munmap(src, HP);
+	munmap(dst, HP);
+	close(fd);
+	baseline(2);
+}
+
+/* Each case runs on a module loaded with its align=. */
 static const struct {
 	const char *name;
 	void (*fn)(void);
+	const char *align;
 } cases[] = {
-#define C(fn) { #fn, fn }
+#define C(fn) { #fn, fn, "4K" }
+#define H(fn) { #fn, fn, "2M" }
 	C(one_page), C(two_mappings), C(many_pages), C(gib_4k_and_exhaustion),
 	C(two_files),
 	C(fork_child_touches), C(madv_dontneed), C(mremap_moves),
@@ -527,6 +821,11 @@ static const struct {
 	C(release_range), C(release_while_pinned),
 	C(release_keeps_private_copies), C(o_direct_brd),
 	C(map_private_cow),
+	H(huge_one_unit), H(huge_gib_2m_and_exhaustion), H(huge_fork),
+	H(huge_madv_dontneed), H(huge_split_between_units),
+	H(huge_mmap_rules), H(huge_mremap), H(huge_vmsplice_outlives_file),
+	H(huge_release), H(huge_release_while_pinned), H(huge_o_direct_brd),
+#undef H
 #undef C
 };
 
@@ -537,6 +836,7 @@ static void run_case(const void *arg)
 	size_t i = (uintptr_t)arg;
 
 	type = types[i / ZT_COUNT(cases)];
+	align = cases[i % ZT_COUNT(cases)].align;
 	if (zdref_loaded())
 		zdref_unload();	/* left by an earlier failure */
 	load();

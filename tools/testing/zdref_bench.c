@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref_bench: figures, not a test.  In one guest, the same operations on
+ * zdref's device pages, on anonymous memory and on the kernel's own
+ * device-dax (/dev/dax0.0, made by scripts/bench with ndctl over a
+ * memmap=SIZE!START pmem range), printed side by side with their ratios:
+ *
+ *   fault_4k     first-touch faults per second, 4 KiB pages
+ *   fault_2m     first-touch faults per second, 2 MiB pages (zdref
+ *                align=2M, anonymous THP, device-dax align=2M)
+ *   roundtrip    allocate + free per second of one 4 KiB page: zdref
+ *                touch + ZDREF_IOC_RELEASE, anonymous touch +
+ *                MADV_DONTNEED; device-dax has no allocator: its figure is
+ *                touch + MADV_DONTNEED (map + unmap only)
+ *   teardown     milliseconds to munmap and close 512 MiB of touched
+ *                4 KiB pages (for zdref, that frees them all; device-dax
+ *                keeps a little of its 1 GiB for metadata)
+ *
+ * Each figure is the best of 3 runs.  ZDREF_NDCTL is the command line of
+ * ndctl in the guest; without /dev/dax0.0 the device-dax column says n/a.
+ */
+#define _GNU_SOURCE
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "zdref_util.h"
+#include "../../include/uapi/zdref.h"
+
+#define PG	4096UL
+#define HP	(2UL << 20)
+#define RUNS	3
+
+enum kind { ZDREF, ANON, DEVDAX, NKINDS };
+static const char *const kind_names[] = { "zdref", "anon", "devdax" };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool zdref_up(const char *align)
+{
+	struct zdref_range r = zdref_reserved_range();
+
+	if (zdref_loaded())
+		zdref_unload();
+	return !zdref_load("region=%llu@0x%llx type=fsdax align=%s",
+			   (unsigned long long)r.size,
+			   (unsigned long long)r.start, align);
+}
+
+/* device-dax with @align, remade by ndctl: false if there is none. */
+static bool devdax_up(const char *align)
+{
+	char cmd[512];
+	const char *ndctl = getenv("ZDREF_NDCTL");
+
+	if (!ndctl)
+		return false;
+	snprintf(cmd, sizeof(cmd),
+		 "%s create-namespace -f -e namespace0.0 -m devdax -a %s >/dev/null 2>&1",
+		 ndctl, align);
+	return !system(cmd) && !access("/dev/dax0.0", F_OK);
+}
+
+/* A mapping of @len, 2 MiB aligned, and the fd behind it (-1 for anon). */
+static char *map_kind(enum kind k, size_t len, int *fdp, bool huge)
+{
+	int fd = -1;
+	char *p;
+
+	if (k == ANON) {
+		char *raw = mmap(NULL, len + HP, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (raw == MAP_FAILED)
+			return NULL;
+		p = (char *)(((uintptr_t)raw + HP - 1) & ~(HP - 1));
+		if (p > raw)
+			munmap(raw, p - raw);
+		munmap(p + len, raw + HP - p);
+		madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	} else {
+		fd = open(k == ZDREF ? ZDREF_DEV : "/dev/dax0.0", O_RDWR);
+		if (fd < 0)
+			return NULL;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			close(fd);
+			return NULL;
+		}
+	}
+	*fdp = fd;
+	return p;
+}
+
+static void unmap_kind(char *p, size_t len, int fd)
+{
+	munmap(p, len);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Faults per second touching @len in steps of @step; 0 if unavailable. */
+static double faults(enum kind k, size_t len, size_t step)
+{
+	double best = 0, t;
+	size_t off;
+	int fd, i;
+	char *p;
+
+	for (i = 0; i < RUNS; i++) {
+		p = map_kind(k, len, &fd, step == HP);
+		if (!p)
+			return 0;
+		t = now();
+		for (off = 0; off < len; off += step)
+			p[off] = 1;
+		t = now() - t;
+		unmap_kind(p, len, fd);
+		if (len / step / t > best)
+			best = len / step / t;
+	}
+	return best;
+}
+
+/* Allocate + free round trips of one page per second. */
+static double roundtrip(enum kind k)
+{
+	struct zdref_release rel = { .length = PG, .timeout_ms = 1000 };
+	const int n = 20000;
+	double best = 0, t;
+	int fd, i, j;
+	char *p;
+
+	for (i = 0; i < RUNS; i++) {
+		p = map_kind(k, HP, &fd, false);
+		if (!p)
+			return 0;
+		t = now();
+		for (j = 0; j < n; j++) {
+			p[0] = 1;
+			if (k == ZDREF) {
+				if (ioctl(fd, ZDREF_IOC_RELEASE, &rel))
+					return 0;
+			} else {
+				madvise(p, PG, MADV_DONTNEED);
+			}
+		}
+		t = now() - t;
+		unmap_kind(p, HP, fd);
+		if (n / t > best)
+			best = n / t;
+	}
+	return best;
+}
+
+/* Milliseconds to unmap and close @len of touched 4 KiB pages. */
+static double teardown(enum kind k, size_t len)
+{
+	double best = 0, t;
+	size_t off;
+	int fd, i;
+	char *p;
+
+	for (i = 0; i < RUNS; i++) {
+		p = map_kind(k, len, &fd, false);
+		if (!p)
+			return 0;
+		for (off = 0; off < len; off += PG)
+			p[off] = 1;
+		t = now();
+		unmap_kind(p, len, fd);
+		t = (now() - t) * 1000;
+		if (!best || t < best)
+			best = t;
+	}
+	return best;
+}
+
+static void row(const char *name, const char *unit, double v[NKINDS])
+{
+	int k;
+
+	printf("%-12s", name);
+	for (k = 0; k < NKINDS; k++)
+		if (v[k])
+			printf(" %s %12.0f %s", kind_names[k], v[k], unit);
+		else
+			printf(" %s %12s %s", kind_names[k], "n/a", unit);
+	printf("  zdref/anon %s", "");
+	if (v[ZDREF] && v[ANON])
+		printf("%.2f", v[ZDREF] / v[ANON]);
+	else
+		printf("n/a");
+	printf("  zdref/devdax ");
+	if (v[ZDREF] && v[DEVDAX])
+		printf("%.2f\n", v[ZDREF] / v[DEVDAX]);
+	else
+		printf("n/a\n");
+}
+
+int main(void)
+{
+	double v[NKINDS];
+	int k;
+
+	printf("# zdref_bench: best of %d; rates per second, teardown in ms\n", RUNS);
+
+	/* 4 KiB: zdref align=4K, anonymous without THP, device-dax align=4K. */
+	if (!zdref_up("4K")) {
+		printf("# cannot load zdref: see dmesg\n");
+		return 1;
+	}
+	v[DEVDAX] = devdax_up("4K") ? 1 : 0;
+	for (k = 0; k < NKINDS; k++)
+		v[k] = k == DEVDAX && !v[DEVDAX] ? 0 : faults(k, 256UL << 20, PG);
+	row("fault_4k", "/s", v);
+	for (k = 0; k < NKINDS; k++)
+		v[k] = k == DEVDAX && access("/dev/dax0.0", F_OK) ? 0 : roundtrip(k);
+	row("roundtrip", "/s", v);
+	for (k = 0; k < NKINDS; k++)
+		v[k] = k == DEVDAX && access("/dev/dax0.0", F_OK) ? 0 :
+		       teardown(k, 512UL << 20);
+	row("teardown", "ms", v);
+
+	/* 2 MiB: zdref align=2M where the kernel allows it, THP, device-dax 2M. */
+	v[ZDREF] = zdref_up("2M") ? faults(ZDREF, 512UL << 20, HP) : 0;
+	v[ANON] = faults(ANON, 512UL << 20, HP);
+	v[DEVDAX] = devdax_up("2M") ? faults(DEVDAX, 512UL << 20, HP) : 0;
+	row("fault_2m", "/s", v);
+	if (zdref_loaded())
+		zdref_unload();
+	return 0;
+}
