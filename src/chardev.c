@@ -123,6 +123,24 @@ static ssize_t align_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(align);
 
+/*
+ * 1 if FOLL_LONGTERM pins (io_uring fixed buffers, RDMA) of this device's
+ * pages work here.  Kernels with the free-at-zero FS_DAX rules (no
+ * devmap_managed_key: the same 6.15 series) refuse FS_DAX folios in
+ * folio_is_longterm_pinnable(), and for a mapping that is not an FS DAX
+ * file's they retry the migration that cannot happen instead of failing:
+ * zdref's users must not try.  See README.md, "Known limits".
+ */
+static ssize_t longterm_pins_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	struct zdref_dev *zd = zdref_from_dev(dev);
+
+	return sysfs_emit(buf, "%d\n", !(zd->type == ZDREF_TYPE_FSDAX &&
+					 !ZDREF_HAVE_DEVMAP_MANAGED));
+}
+static DEVICE_ATTR_RO(longterm_pins);
+
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_region_start.attr,
@@ -135,6 +153,7 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_bad_frees.attr,
 	&dev_attr_refmodel.attr,
 	&dev_attr_align.attr,
+	&dev_attr_longterm_pins.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(zdref);

@@ -8,8 +8,10 @@
  * their baseline afterwards.
  */
 #define _GNU_SOURCE
+#include <linux/io_uring.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "zdref_util.h"
@@ -805,6 +807,41 @@ static void huge_o_direct_brd(void)
 	baseline(2);
 }
 
+/*
+ * io_uring fixed buffers pin with FOLL_LONGTERM: where the kernel allows
+ * it for the type, the pages stay allocated, file closed and all, until
+ * the buffers are unregistered.
+ */
+static void longterm_pin_io_uring(void)
+{
+	struct io_uring_params params = { 0 };
+	int fd = open_dev(), ring;
+	char *p = map(fd, 4 * PG, MAP_SHARED, 0);
+	struct iovec iov = { p, 4 * PG };
+
+	if (!zdref_sysfs_u64("longterm_pins"))
+		SKIP("%s folios: %s", type,
+		     "no FOLL_LONGTERM pins on this kernel (README, Known limits)");
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0)
+		SKIP("io_uring_setup: %s", strerror(errno));
+	fill(p, 4, 0, 22);
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+			  &iov, 1), 0);
+	/* file, mapping, and a FOLL_PIN's GUP_PIN_COUNTING_BIAS */
+	ASSERT_EQ(info(fd, p).refcount, 2 + 1024);
+	munmap(p, 4 * PG);
+	close(fd);
+	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), 4);
+	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
+	usleep(20000);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+			  NULL, 0), 0);
+	close(ring);
+	baseline(4);
+}
+
 /* Each case runs on a module loaded with its align=. */
 static const struct {
 	const char *name;
@@ -820,7 +857,7 @@ static const struct {
 	C(process_vm_readv_reads), C(vmsplice_outlives_file),
 	C(release_range), C(release_while_pinned),
 	C(release_keeps_private_copies), C(o_direct_brd),
-	C(map_private_cow),
+	C(map_private_cow), C(longterm_pin_io_uring),
 	H(huge_one_unit), H(huge_gib_2m_and_exhaustion), H(huge_fork),
 	H(huge_madv_dontneed), H(huge_split_between_units),
 	H(huge_mmap_rules), H(huge_mremap), H(huge_vmsplice_outlives_file),
