@@ -5,6 +5,7 @@
 #   make matrix          build it for every kernel of scripts/kernels.conf, W=1
 #   make check           the whole test suite; ends with "N passed, N failed"
 #   make try             set up, boot a stock kernel in qemu, show zdref at work
+#   make bench           zdref beside anonymous memory and device-dax, per kernel
 #   make sparse          the build with sparse on every file (C=2)
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -36,4 +37,7 @@ check:
 try:
 	scripts/try
 
-.PHONY: all modules sparse clean matrix check try FORCE
+bench:
+	scripts/bench
+
+.PHONY: all modules sparse clean matrix check try bench FORCE
