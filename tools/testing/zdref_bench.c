@@ -181,6 +181,16 @@ static double teardown(enum kind k, size_t len)
 	return best;
 }
 
+/* "  zdref/OTHER RATIO", n/a where either figure is missing. */
+static void ratio(const double v[NKINDS], enum kind other)
+{
+	printf("  zdref/%s ", kind_names[other]);
+	if (v[ZDREF] && v[other])
+		printf("%.2f", v[ZDREF] / v[other]);
+	else
+		printf("n/a");
+}
+
 static void row(const char *name, const char *unit, double v[NKINDS])
 {
 	int k;
@@ -191,16 +201,9 @@ static void row(const char *name, const char *unit, double v[NKINDS])
 			printf(" %s %12.0f %s", kind_names[k], v[k], unit);
 		else
 			printf(" %s %12s %s", kind_names[k], "n/a", unit);
-	printf("  zdref/anon %s", "");
-	if (v[ZDREF] && v[ANON])
-		printf("%.2f", v[ZDREF] / v[ANON]);
-	else
-		printf("n/a");
-	printf("  zdref/devdax ");
-	if (v[ZDREF] && v[DEVDAX])
-		printf("%.2f\n", v[ZDREF] / v[DEVDAX]);
-	else
-		printf("n/a\n");
+	ratio(v, ANON);
+	ratio(v, DEVDAX);
+	printf("\n");
 }
 
 int main(void)
