@@ -25,8 +25,8 @@ static void loaded(const void *arg)
 
 	ASSERT_TRUE(zdref_loaded());
 	f = fopen("/sys/module/zdref/version", "r");
-	ASSERT_TRUE(f != NULL);
-	ASSERT_TRUE(fgets(buf, sizeof(buf), f) != NULL);
+	ASSERT_TRUE(f);
+	ASSERT_TRUE(fgets(buf, sizeof(buf), f));
 	fclose(f);
 	buf[strcspn(buf, "\n")] = '\0';
 	ASSERT_STREQ(buf, want_version);
@@ -40,11 +40,13 @@ static void device_node(const void *arg)
 	unsigned int major, minor;
 	struct stat st;
 	char buf[64];
+	int n;
 
 	ASSERT_EQ(stat(ZDREF_DEV, &st), 0);
 	ASSERT_TRUE(S_ISCHR(st.st_mode));
 	ASSERT_EQ(zdref_sysfs("dev", buf, sizeof(buf)), 0);
-	ASSERT_EQ(sscanf(buf, "%u:%u", &major, &minor), 2);
+	n = sscanf(buf, "%u:%u", &major, &minor);
+	ASSERT_EQ(n, 2);
 	ASSERT_EQ(major(st.st_rdev), major);
 	ASSERT_EQ(minor(st.st_rdev), minor);
 }
