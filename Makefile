@@ -7,15 +7,34 @@
 #   make try             set up, boot a stock kernel in qemu, show zdref at work
 #   make bench           zdref beside anonymous memory and device-dax, per kernel
 #   make sparse          the build with sparse on every file (C=2)
+#   make dkms-install    copy the source to /usr/src/zdref-VERSION, then dkms
+#                        add, build and install it for the running kernel
+#                        (KVER=RELEASE for another one)
+#   make dkms-remove     dkms remove it from every kernel, delete the source
+#
+# DKMS_FLAGS="--dkmstree DIR --installtree DIR ..." and DKMS_SOURCE_TREE=DIR
+# (dkms --sourcetree) keep dkms out of the system's directories (make check).
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 W ?= 1
 KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) W=$(W)
 
+VERSION := $(shell cat VERSION)
+KVER ?= $(shell uname -r)
+DKMS_SOURCE_TREE ?= /usr/src
+DKMS_FLAGS ?=
+# dkms runs make itself: none of this make's flags and variables for it.
+DKMS = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	dkms --sourcetree $(DKMS_SOURCE_TREE) $(DKMS_FLAGS)
+DKMS_SRC = $(DKMS_SOURCE_TREE)/zdref-$(VERSION)
+# What dkms builds from: dkms.conf and what the module build reads.
+DKMS_FILES = dkms.conf Kbuild Makefile VERSION src include probes scripts/probe
+
 all: modules
 
 generated/zdref_config.h: FORCE
 	@mkdir -p generated
+	@echo '  PROBE   $(KDIR)'
 	@scripts/probe $(KDIR) $(CURDIR)/generated
 
 modules: generated/zdref_config.h
@@ -40,4 +59,20 @@ try:
 bench:
 	scripts/bench
 
-.PHONY: all modules sparse clean matrix check try bench FORCE
+dkms-source:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	tar -cf - --exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='*.cmd' --exclude='*.a' $(DKMS_FILES) | tar -xf - -C $(DKMS_SRC)
+
+dkms-install: dkms-source
+	$(DKMS) status zdref/$(VERSION) | grep -q . || $(DKMS) add zdref/$(VERSION)
+	$(DKMS) build zdref/$(VERSION) -k $(KVER)
+	$(DKMS) install zdref/$(VERSION) -k $(KVER)
+
+dkms-remove:
+	! $(DKMS) status zdref/$(VERSION) | grep -q . || $(DKMS) remove zdref/$(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+.PHONY: all modules sparse clean matrix check try bench FORCE dkms-source \
+	dkms-install dkms-remove
