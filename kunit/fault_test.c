@@ -37,18 +37,30 @@ static unsigned long zdref_fault_mmap(struct kunit *test,
 	return addr;
 }
 
-/* Write page @i's pattern through the user mapping: faults it in. */
-static int zdref_fault_touch(unsigned long addr, u64 i, u8 *buf)
+/* The pattern a test writes to page @i of a mapping. */
+static u8 zdref_fault_pattern(u64 i)
 {
-	memset(buf, 0x40 + (i & 0x3f), PAGE_SIZE);
-	return copy_to_user((void __user *)(addr + (i << PAGE_SHIFT)), buf,
-			    PAGE_SIZE) ? -EFAULT : 0;
+	return 0x40 + (i & 0x3f);
 }
 
-static bool zdref_fault_holds(struct page *page, u64 i)
+/* Write @pattern over the page at user address @uaddr: faults it in. */
+static int zdref_fault_write(unsigned long uaddr, u8 pattern, u8 *buf)
+{
+	memset(buf, pattern, PAGE_SIZE);
+	return copy_to_user((void __user *)uaddr, buf, PAGE_SIZE) ? -EFAULT : 0;
+}
+
+/* Write page @i's pattern through the mapping at @addr. */
+static int zdref_fault_touch(unsigned long addr, u64 i, u8 *buf)
+{
+	return zdref_fault_write(addr + (i << PAGE_SHIFT), zdref_fault_pattern(i), buf);
+}
+
+/* Does the device page hold @pattern, written through a mapping? */
+static bool zdref_fault_holds(struct page *page, u8 pattern)
 {
 	u8 *p = kmap_local_page(page);
-	bool ok = !memchr_inv(p, 0x40 + (i & 0x3f), PAGE_SIZE);
+	bool ok = !memchr_inv(p, pattern, PAGE_SIZE);
 
 	kunmap_local(p);
 	return ok;
@@ -105,7 +117,7 @@ static void zdref_fault_map_pin_unmap(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, pages[i]),
 				2 + GUP_PIN_COUNTING_BIAS);
 		KUNIT_EXPECT_EQ(test, zdref_page_mapcount(pages[i]), 1);
-		KUNIT_EXPECT_TRUE_MSG(test, zdref_fault_holds(pages[i], i),
+		KUNIT_EXPECT_TRUE_MSG(test, zdref_fault_holds(pages[i], zdref_fault_pattern(i)),
 				      "page %llu lost what was written through the mapping", i);
 		if (i)
 			KUNIT_EXPECT_PTR_NE(test, pages[i], pages[i - 1]);
@@ -151,11 +163,11 @@ static void zdref_fault_shared(struct kunit *test)
 	c = zdref_fault_mmap(test, other, 1);
 	buf = zdref_fault_buf(test);
 
-	KUNIT_ASSERT_EQ(test, zdref_fault_touch(a, 0, buf), 0);
+	KUNIT_ASSERT_EQ(test, zdref_fault_write(a, 0x11, buf), 0);
 	memset(buf, 0, PAGE_SIZE);
 	KUNIT_ASSERT_EQ(test, copy_from_user(buf, (void __user *)b, PAGE_SIZE), 0);
-	KUNIT_EXPECT_TRUE(test, !memchr_inv(buf, 0x40, PAGE_SIZE));
-	KUNIT_ASSERT_EQ(test, zdref_fault_touch(c, 1, buf), 0);
+	KUNIT_EXPECT_TRUE(test, !memchr_inv(buf, 0x11, PAGE_SIZE));
+	KUNIT_ASSERT_EQ(test, zdref_fault_write(c, 0x22, buf), 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&zd->allocs), 2);
 
 	KUNIT_ASSERT_EQ(test, pin_user_pages_fast(a, 1, 0, &pa), 1);
@@ -166,7 +178,8 @@ static void zdref_fault_shared(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, pa), 3 + 2 * GUP_PIN_COUNTING_BIAS);
 	KUNIT_EXPECT_EQ(test, zdref_page_mapcount(pa), 2);
 	KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, pc), 2 + GUP_PIN_COUNTING_BIAS);
-	KUNIT_EXPECT_TRUE(test, zdref_fault_holds(pc, 1));
+	KUNIT_EXPECT_TRUE(test, zdref_fault_holds(pa, 0x11));
+	KUNIT_EXPECT_TRUE(test, zdref_fault_holds(pc, 0x22));
 	unpin_user_page(pa);
 	unpin_user_page(pb);
 	unpin_user_page(pc);
@@ -214,7 +227,7 @@ static void zdref_fault_pin_outlives_file(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, zdref_kunit_state(zd, page), ZDREF_PAGE_BUSY);
 	KUNIT_EXPECT_EQ(test, zdref_kunit_pages_busy(zd), 1);
 	KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, page), GUP_PIN_COUNTING_BIAS);
-	KUNIT_EXPECT_TRUE(test, zdref_fault_holds(page, 0));
+	KUNIT_EXPECT_TRUE(test, zdref_fault_holds(page, zdref_fault_pattern(0)));
 	KUNIT_EXPECT_EQ(test, atomic64_read(&zd->frees), 0);
 
 	unpin_user_page(page);

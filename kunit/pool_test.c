@@ -175,11 +175,11 @@ static void zdref_pool_double_free(struct kunit *test)
 
 	page = zdref_kunit_alloc(kd);
 	KUNIT_ASSERT_NOT_NULL(test, page);
+	owned = zdref_kunit_alloc(kd);
+	KUNIT_ASSERT_NOT_NULL(test, owned);
 	gen = zdref_kunit_gen(zd, page);
 	zdref_kunit_put(kd, page);
 	KUNIT_ASSERT_TRUE(test, zdref_kunit_wait_freed(kd, page, gen));
-	owned = zdref_kunit_alloc(kd);
-	KUNIT_ASSERT_NOT_NULL(test, owned);
 
 	kunit_warning_suppress(test) {
 		zdref_page_freed(&zd->pgmap, page);	/* free twice */

@@ -7,6 +7,9 @@
 #include <linux/bitmap.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/path.h>
+#include <linux/sched.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -208,9 +211,17 @@ static void zdref_kunit_close_action(void *data)
 	zdref_kunit_close(data);
 }
 
+/*
+ * The root of the process that loads zdref_kunit.ko, where its /dev is.
+ * Tests run in kernel threads, whose root may be another (7.x mounts the
+ * initramfs over a nullfs root that kernel threads keep).
+ */
+static struct path zdref_kunit_root;
+
 /**
  * zdref_kunit_open() - open a test's device as user space does
- * @test: the test; skipped if /dev has no node for the device
+ * @test: the test; skipped if /dev, as the process that loaded
+ *	zdref_kunit.ko sees it, has no node for the device
  * @kd: a device made with ZDREF_KUNIT_CHARDEV
  *
  * Return: the open file, closed when the test ends unless the test closes
@@ -224,10 +235,10 @@ struct zdref_kunit_file *zdref_kunit_open(struct kunit *test,
 
 	kf = kunit_kzalloc(test, sizeof(*kf), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, kf);
-	snprintf(path, sizeof(path), "/dev/%s", dev_name(&kd->zd->dev));
-	kf->file = filp_open(path, O_RDWR, 0);
+	snprintf(path, sizeof(path), "dev/%s", dev_name(&kd->zd->dev));
+	kf->file = file_open_root(&zdref_kunit_root, path, O_RDWR, 0);
 	if (IS_ERR(kf->file) && PTR_ERR(kf->file) == -ENOENT)
-		kunit_skip(test, "no %s: the test needs devtmpfs mounted on /dev", path);
+		kunit_skip(test, "no /%s: mount devtmpfs on /dev, then load zdref_kunit", path);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, kf->file);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, zdref_kunit_close_action, kf), 0);
 	return kf;
@@ -342,6 +353,20 @@ struct zdref_kunit_dev *zdref_kunit_dev_add(struct kunit *test,
 	}
 	return kd;
 }
+
+static int __init zdref_kunit_init(void)
+{
+	get_fs_root(current->fs, &zdref_kunit_root);
+	return 0;
+}
+
+static void __exit zdref_kunit_exit(void)
+{
+	path_put(&zdref_kunit_root);
+}
+
+module_init(zdref_kunit_init);
+module_exit(zdref_kunit_exit);
 
 kunit_test_suites(&zdref_refcount_suite, &zdref_pool_suite,
 		  &zdref_fault_suite, &zdref_errors_suite);
