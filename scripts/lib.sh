@@ -45,17 +45,19 @@ zdref_kernel() {
 }
 
 # zdref_in_trixie CMD...: run CMD in the trixie root, with the repository
-# at /zdref and /proc and /dev mounted (objtool reads /proc).  The mounts
-# live in a private mount namespace and vanish with the command.
+# at /zdref, the KUnit kernel cache ($ZDREF_CACHE/kunit) at /kunit, and
+# /proc and /dev mounted (objtool reads /proc).  The mounts live in a
+# private mount namespace and vanish with the command.
 zdref_in_trixie() {
 	[ -x "$ZDREF_TRIXIE/usr/bin/apt-get" ] || zdref_die "no trixie root at $ZDREF_TRIXIE: run scripts/setup"
-	mkdir -p "$ZDREF_TRIXIE/zdref"
+	mkdir -p "$ZDREF_TRIXIE/zdref" "$ZDREF_TRIXIE/kunit" "$ZDREF_CACHE/kunit"
 	unshare --mount --propagation private --fork -- /bin/sh -ec '
-		root=$1; top=$2; shift 2
+		root=$1; top=$2; kunit=$3; shift 3
 		mount --bind "$top" "$root/zdref"
+		mount --bind "$kunit" "$root/kunit"
 		mount -t proc proc "$root/proc"
 		mount --rbind /dev "$root/dev"
 		exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
-	' zdref-trixie "$ZDREF_TRIXIE" "$ZDREF_TOP" "$@"
+	' zdref-trixie "$ZDREF_TRIXIE" "$ZDREF_TOP" "$ZDREF_CACHE/kunit" "$@"
 }

@@ -4,13 +4,15 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <kunit/visibility.h>
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/sysfs.h>
 
 #include "zdref.h"
 
-#define ZDREF_MAX_DEVICES	1
+/* zdref0 is the module's device; the KUnit suites add their own after it. */
+#define ZDREF_MAX_DEVICES	4
 
 static dev_t zdref_devt;
 
@@ -202,8 +204,14 @@ int zdref_chardev_add(struct zdref_dev *zd)
 	zd->cdev.owner = THIS_MODULE;
 	return cdev_device_add(&zd->cdev, &zd->dev);
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_chardev_add);
 
+/**
+ * zdref_chardev_remove() - remove /dev/zdrefN; open files keep working
+ * @zd: the device
+ */
 void zdref_chardev_remove(struct zdref_dev *zd)
 {
 	cdev_device_del(&zd->cdev, &zd->dev);
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_chardev_remove);

@@ -7,6 +7,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <kunit/visibility.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -36,11 +37,25 @@ static const char * const zdref_type_names[] = {
 	[ZDREF_TYPE_PRIVATE]	= "private",
 };
 
+/**
+ * zdref_type_name() - the type= name of a type
+ * @type: the type
+ *
+ * Return: "fsdax", "generic" or "private".
+ */
 const char *zdref_type_name(enum zdref_type type)
 {
 	return zdref_type_names[type];
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_type_name);
 
+/**
+ * zdref_parse_type() - the type a type= name stands for
+ * @s: the name, as sysfs_streq() compares it
+ * @type: set to the type, unchanged if @s names none
+ *
+ * Return: 0, or -EINVAL for an unknown name.
+ */
 int zdref_parse_type(const char *s, enum zdref_type *type)
 {
 	int i = sysfs_match_string(zdref_type_names, s);
@@ -50,6 +65,7 @@ int zdref_parse_type(const char *s, enum zdref_type *type)
 	*type = i;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_parse_type);
 
 /*
  * align=: 4K, or 2M for 2 MiB folios mapped by PMD.  Device-private

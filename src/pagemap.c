@@ -4,6 +4,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <kunit/visibility.h>
 #include <linux/mm.h>
 #include <linux/memremap.h>
 #include <linux/topology.h>
@@ -77,8 +78,14 @@ int zdref_pagemap_add(struct zdref_dev *zd)
 	}
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_pagemap_add);
 
+/**
+ * zdref_pagemap_remove() - remove the struct pages zdref_pagemap_add() made
+ * @zd: the device; no page of it may be referenced any more
+ */
 void zdref_pagemap_remove(struct zdref_dev *zd)
 {
 	memunmap_pages(&zd->pgmap);
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_pagemap_remove);

@@ -28,6 +28,7 @@
 #define ZDREF_BUSY_DELAY_MAX	(HZ / 10)
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <kunit/visibility.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -115,6 +116,7 @@ struct page *zdref_page_alloc(struct zdref_dev *zd)
 	}
 	return page;
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_page_alloc);
 
 /**
  * zdref_page_put() - drop a file's reference on its unit
@@ -151,6 +153,7 @@ void zdref_page_put(struct zdref_dev *zd, struct page *page)
 	else if (freed)
 		wake_up_all(&zd->free_wq);
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_page_put);
 
 /**
  * zdref_page_freed() - the pagemap's free callback, called by the kernel
@@ -177,6 +180,7 @@ void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
 			  page_to_pfn(page), zp->state);
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_page_freed);
 
 /* Free the busy pages whose last reference has dropped; again if some remain. */
 static void zdref_busy_scan(struct work_struct *work)
@@ -276,7 +280,12 @@ err:
 	kvfree(zd->pages);
 	return -EINVAL;
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_pool_init);
 
+/**
+ * zdref_pool_exit() - free the pool's bookkeeping
+ * @zd: the device; every page back in the pool
+ */
 void zdref_pool_exit(struct zdref_dev *zd)
 {
 	/* Busy pages hold the module: none can be left at unload. */
@@ -284,3 +293,4 @@ void zdref_pool_exit(struct zdref_dev *zd)
 	WARN_ON(zd->pages_busy);
 	kvfree(zd->pages);
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_pool_exit);

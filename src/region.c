@@ -11,6 +11,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <kunit/visibility.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
 
@@ -134,9 +135,15 @@ int zdref_region_claim(struct zdref_dev *zd, const char *region)
 	}
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_region_claim);
 
+/**
+ * zdref_region_release() - give back the range zdref_region_claim() took
+ * @zd: the device
+ */
 void zdref_region_release(struct zdref_dev *zd)
 {
 	release_mem_region(zd->res->start, resource_size(zd->res));
 	zd->res = NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_region_release);
