@@ -275,6 +275,8 @@ static void zdref_kunit_dev_teardown(void *data)
 		zdref_pagemap_remove(zd);
 	if (kd->claimed)
 		zdref_region_release(zd);
+	if (kd->inode)
+		zdref_inode_remove(zd);
 	bitmap_free(kd->held);
 	put_device(&zd->dev);
 }
@@ -348,6 +350,9 @@ struct zdref_kunit_dev *zdref_kunit_dev_add(struct kunit *test,
 	KUNIT_ASSERT_EQ(test, zdref_pool_init(zd), 0);
 	kd->pooled = true;
 	if (flags & ZDREF_KUNIT_CHARDEV) {
+		/* Every open file maps the device's inode, as zdref_init() sets up. */
+		KUNIT_ASSERT_EQ(test, zdref_inode_add(zd), 0);
+		kd->inode = true;
 		KUNIT_ASSERT_EQ(test, zdref_chardev_add(zd), 0);
 		kd->chardev = true;
 	}

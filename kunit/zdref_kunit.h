@@ -35,6 +35,7 @@
  * @claimed: the range is claimed
  * @mapped: the pagemap is registered
  * @pooled: the pool is set up
+ * @inode: the device has its DAX inode (zdref_inode_add())
  * @chardev: /dev/zdrefN exists
  */
 struct zdref_kunit_dev {
@@ -44,6 +45,7 @@ struct zdref_kunit_dev {
 	bool claimed;
 	bool mapped;
 	bool pooled;
+	bool inode;
 	bool chardev;
 };
 

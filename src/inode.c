@@ -14,6 +14,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <kunit/visibility.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/mount.h>
@@ -69,8 +70,14 @@ int zdref_inode_add(struct zdref_dev *zd)
 	zd->inode = inode;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_inode_add);
 
+/**
+ * zdref_inode_remove() - drop a device's inode; mappings still hold it
+ * @zd: the device
+ */
 void zdref_inode_remove(struct zdref_dev *zd)
 {
 	iput(zd->inode);
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_inode_remove);
