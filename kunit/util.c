@@ -99,17 +99,17 @@ u32 zdref_kunit_gen(struct zdref_dev *zd, struct page *page)
  * @test: the test
  * @type: its device's type
  *
- * zdref registers device-private memory but hands out none of it yet (it
- * has no migration): zdref_page_alloc() would clear such a page through
- * the direct map, which device-private memory is not in, and the kernel's
- * free of it would drop a dev_pagemap reference that zdref never took.
+ * These cases read pages through the kernel's mapping and watch a page go
+ * busy when its file lets go.  A device-private page has no kernel mapping
+ * (its data lives in a system page) and never goes busy: it returns to the
+ * pool from its free callback.  The guest selftests zdref_hmm_test and the
+ * kernel's hmm-tests (scripts/hmm-tests) cover device-private pages.
  */
 void zdref_kunit_skip_private_pages(struct kunit *test, enum zdref_type type)
 {
 	if (type == ZDREF_TYPE_PRIVATE)
-		kunit_skip(test, "zdref hands out no device-private pages yet: %s, %s",
-			   "zdref_page_alloc() would clear one through the direct map",
-			   "its free would drop a pgmap reference never taken");
+		kunit_skip(test, "%s: zdref_hmm_test and hmm-tests cover them",
+			   "device-private pages have no kernel mapping, no busy state");
 }
 
 static bool zdref_kunit_whole(struct zdref_dev *zd)

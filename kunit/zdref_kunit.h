@@ -18,8 +18,8 @@
 
 #include "../src/zdref.h"
 
-/* Devices of the suites follow zdref0; tests run one at a time. */
-#define ZDREF_KUNIT_ID		1
+/* Devices of the suites follow the module's (devices= up to 2); one at a time. */
+#define ZDREF_KUNIT_ID		3
 
 /* How long a test waits for pages to come back to the pool. */
 #define ZDREF_KUNIT_WAIT	(10 * HZ)

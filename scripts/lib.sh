@@ -61,3 +61,26 @@ zdref_in_trixie() {
 			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 	' zdref-trixie "$ZDREF_TRIXIE" "$ZDREF_TOP" "$ZDREF_CACHE/kunit" "$@"
 }
+
+# zdref_unpack_source: Debian's linux-source (scripts/setup --source),
+# unpacked once per source version under $ZDREF_CACHE/kunit/src, where
+# zdref_in_trixie sees it as /kunit/src.  Builds from it go to directories
+# of their own and leave it pristine.  Sets SRC_NAME (linux-source-X.Y),
+# SRC (its path on the host) and SRC_VERSION (the Debian package version).
+zdref_unpack_source() {
+	local tarball ver stamp=$ZDREF_CACHE/source/.zdref-stamp cache=$ZDREF_CACHE/kunit/src
+	tarball=$(find "$ZDREF_CACHE/source" -maxdepth 1 -name 'linux-source-*.tar.xz' | head -n 1)
+	[ -n "$tarball" ] && [ -f "$stamp" ] ||
+		zdref_die "no kernel source in $ZDREF_CACHE/source: run scripts/setup --source"
+	ver=$(cat "$stamp")
+	SRC_NAME=$(basename "$tarball" .tar.xz)
+	SRC=$cache/$SRC_NAME
+	if [ "$(cat "$SRC/.zdref-stamp" 2>/dev/null)" != "$ver" ]; then
+		zdref_log "unpacking $SRC_NAME ($ver)"
+		rm -rf "$cache"
+		mkdir -p "$cache"
+		tar -xJf "$tarball" -C "$cache"
+		echo "$ver" >"$SRC/.zdref-stamp"
+	fi
+	SRC_VERSION=$ver
+}

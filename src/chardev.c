@@ -143,6 +143,28 @@ static ssize_t longterm_pins_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(longterm_pins);
 
+/* Device-private migrations, in pages; 0 for the other types. */
+static ssize_t migrated_to_dev_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->migrated_to_dev);
+}
+static DEVICE_ATTR_RO(migrated_to_dev);
+
+static ssize_t migrated_to_ram_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->migrated_to_ram);
+}
+static DEVICE_ATTR_RO(migrated_to_ram);
+
+static ssize_t cpu_faults_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->cpu_faults);
+}
+static DEVICE_ATTR_RO(cpu_faults);
+
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_region_start.attr,
@@ -156,6 +178,9 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_refmodel.attr,
 	&dev_attr_align.attr,
 	&dev_attr_longterm_pins.attr,
+	&dev_attr_migrated_to_dev.attr,
+	&dev_attr_migrated_to_ram.attr,
+	&dev_attr_cpu_faults.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(zdref);
@@ -200,7 +225,13 @@ int zdref_chardev_add(struct zdref_dev *zd)
 	ret = dev_set_name(&zd->dev, KBUILD_MODNAME "%d", zd->id);
 	if (ret)
 		return ret;
-	cdev_init(&zd->cdev, &zdref_fops);
+#if ZDREF_HAVE_HMM_MIRROR
+	/* Device-private memory is not mapped by the CPU: files are mirrors. */
+	if (zd->type == ZDREF_TYPE_PRIVATE)
+		cdev_init(&zd->cdev, &zdref_mirror_fops);
+	else
+#endif
+		cdev_init(&zd->cdev, &zdref_fops);
 	zd->cdev.owner = THIS_MODULE;
 	return cdev_device_add(&zd->cdev, &zd->dev);
 }

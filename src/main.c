@@ -31,6 +31,14 @@ module_param(align, charp, 0444);
 MODULE_PARM_DESC(align,
 		 "allocation unit of the pool: 4K (default) or 2M (2 MiB folios, each mapped by one PMD; needs Linux 6.15 or later)");
 
+/* Two devices with owners of their own: what hmm-tests' "remote" cases need. */
+#define ZDREF_DEVICES_MAX	2
+
+static unsigned int devices = 1;
+module_param(devices, uint, 0444);
+MODULE_PARM_DESC(devices,
+		 "number of devices, /dev/zdref0 on (default 1); type=private with a bare region=SIZE only, up to 2, each with a range of SIZE");
+
 static const char * const zdref_type_names[] = {
 	[ZDREF_TYPE_FSDAX]	= "fsdax",
 	[ZDREF_TYPE_GENERIC]	= "generic",
@@ -93,14 +101,15 @@ static int zdref_parse_align(struct zdref_dev *zd)
 	return 0;
 }
 
-static struct zdref_dev *zdref_dev;
+static struct zdref_dev *zdref_devs[ZDREF_DEVICES_MAX];
 
 static void zdref_dev_release(struct device *dev)
 {
 	kfree(container_of(dev, struct zdref_dev, dev));
 }
 
-static int __init zdref_init(void)
+/* Bring up device @id: its range, pagemap, pool and node. */
+static int zdref_dev_create(int id, enum zdref_type ztype)
 {
 	struct zdref_dev *zd;
 	int ret;
@@ -110,32 +119,15 @@ static int __init zdref_init(void)
 		return -ENOMEM;
 	device_initialize(&zd->dev);
 	zd->dev.release = zdref_dev_release;
-
-	ret = zdref_parse_type(type ? type : "", &zd->type);
-	if (ret) {
-		pr_err("type=%s unknown: use fsdax, generic or private\n", type);
-		goto err_put;
-	}
-	if (zd->type == ZDREF_TYPE_PRIVATE && !IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
-		pr_err("type=private needs a kernel built with CONFIG_DEVICE_PRIVATE=y; %s lacks it\n",
-		       utsname()->release);
-		ret = -EOPNOTSUPP;
-		goto err_put;
-	}
+	zd->type = ztype;
+	zd->id = id;
 
 	ret = zdref_parse_align(zd);
 	if (ret)
 		goto err_put;
-
-	ret = zdref_chardev_init();
-	if (ret)
-		goto err_put;
-	ret = zdref_inode_init();
-	if (ret)
-		goto err_chardev;
 	ret = zdref_inode_add(zd);
 	if (ret)
-		goto err_inode;
+		goto err_put;
 	ret = zdref_region_claim(zd, region);
 	if (ret)
 		goto err_inode_add;
@@ -149,7 +141,7 @@ static int __init zdref_init(void)
 	if (ret)
 		goto err_pool;
 
-	zdref_dev = zd;
+	zdref_devs[id] = zd;
 	pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s\n",
 		dev_name(&zd->dev), zdref_type_name(zd->type), zd->res,
 		zdref_pages_total(zd), 4UL << zd->order,
@@ -164,27 +156,88 @@ err_region:
 	zdref_region_release(zd);
 err_inode_add:
 	zdref_inode_remove(zd);
-err_inode:
-	zdref_inode_exit();
-err_chardev:
-	zdref_chardev_exit();
 err_put:
 	put_device(&zd->dev);
 	return ret;
 }
 
-static void __exit zdref_exit(void)
+static void zdref_dev_destroy(struct zdref_dev *zd)
 {
-	struct zdref_dev *zd = zdref_dev;
-
 	zdref_chardev_remove(zd);
 	zdref_pool_exit(zd);
 	zdref_pagemap_remove(zd);
 	zdref_region_release(zd);
 	zdref_inode_remove(zd);
+	put_device(&zd->dev);
+}
+
+/* The parameters zdref_dev_create() does not check itself. */
+static int zdref_check_params(enum zdref_type *ztype)
+{
+	int ret = zdref_parse_type(type ? type : "", ztype);
+
+	if (ret) {
+		pr_err("type=%s unknown: use fsdax, generic or private\n", type);
+		return ret;
+	}
+	if (*ztype == ZDREF_TYPE_PRIVATE && !IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
+		pr_err("type=private needs a kernel built with CONFIG_DEVICE_PRIVATE=y; %s lacks it\n",
+		       utsname()->release);
+		return -EOPNOTSUPP;
+	}
+	if (*ztype == ZDREF_TYPE_PRIVATE && !ZDREF_HAVE_HMM_MIRROR) {
+		pr_err("type=private needs device-private migration (migrate_vma, hmm_range_fault, zone_device_page_init() with a pagemap), which %s does not offer to modules\n",
+		       utsname()->release);
+		return -EOPNOTSUPP;
+	}
+	if (devices < 1 || devices > ZDREF_DEVICES_MAX ||
+	    (devices > 1 && (*ztype != ZDREF_TYPE_PRIVATE ||
+			     strpbrk(region ? region : "", "@$")))) {
+		pr_err("devices=%u: use 1, or up to %d with type=private and a bare region=SIZE (each device gets a free range of that size)\n",
+		       devices, ZDREF_DEVICES_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int __init zdref_init(void)
+{
+	enum zdref_type ztype;
+	int ret, id;
+
+	ret = zdref_check_params(&ztype);
+	if (ret)
+		return ret;
+	ret = zdref_chardev_init();
+	if (ret)
+		return ret;
+	ret = zdref_inode_init();
+	if (ret)
+		goto err_chardev;
+	for (id = 0; id < devices; id++) {
+		ret = zdref_dev_create(id, ztype);
+		if (ret)
+			goto err_devs;
+	}
+	return 0;
+
+err_devs:
+	while (id--)
+		zdref_dev_destroy(zdref_devs[id]);
+	zdref_inode_exit();
+err_chardev:
+	zdref_chardev_exit();
+	return ret;
+}
+
+static void __exit zdref_exit(void)
+{
+	int id = devices;
+
+	while (id--)
+		zdref_dev_destroy(zdref_devs[id]);
 	zdref_inode_exit();
 	zdref_chardev_exit();
-	put_device(&zd->dev);
 }
 
 module_init(zdref_init);

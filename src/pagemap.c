@@ -26,13 +26,17 @@ static void zdref_page_free(struct page *page)
 #endif
 
 /*
- * memremap_pages() insists on this callback for device-private memory.
- * zdref moves no page to the device until migration is implemented, so no
- * CPU access can fault on one of its device-private pages yet.
+ * memremap_pages() insists on this callback for device-private memory: a
+ * CPU touch of a page on the device brings it back (devmem.c).  Kernels
+ * without the migration API zdref uses refuse type=private at load.
  */
 static vm_fault_t zdref_migrate_to_ram(struct vm_fault *vmf)
 {
+#if ZDREF_HAVE_HMM_MIRROR
+	return zdref_devmem_migrate_to_ram(vmf);
+#else
 	return VM_FAULT_SIGBUS;
+#endif
 }
 
 static const struct dev_pagemap_ops zdref_pgmap_ops = {

@@ -32,6 +32,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 
 #include "zdref.h"
@@ -83,6 +84,34 @@ static void zdref_busy_kick_locked(struct zdref_dev *zd)
 }
 
 /**
+ * zdref_pool_take() - take a unit out of the pool, its count untouched
+ * @zd: the device
+ *
+ * For the callers that bring the page to life themselves: zdref_page_alloc()
+ * and, for device-private memory, zdref_devmem_alloc().
+ *
+ * Return: the unit's head page, or NULL when the pool is empty.
+ */
+struct page *zdref_pool_take(struct zdref_dev *zd)
+{
+	struct zdref_page *zp;
+	unsigned long flags;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
+	if (zp) {
+		list_del(&zp->node);
+		zd->pages_free -= zdref_unit_pages(zd);
+		zp->state = ZDREF_PAGE_OWNED;
+	}
+	spin_unlock_irqrestore(&zd->lock, flags);
+	if (!zp)
+		return NULL;
+	atomic64_inc(&zd->allocs);
+	return zdref_meta_page(zd, zp);
+}
+
+/**
  * zdref_page_alloc() - hand out a zeroed unit of the pool
  * @zd: the device
  *
@@ -91,24 +120,22 @@ static void zdref_busy_kick_locked(struct zdref_dev *zd)
  */
 struct page *zdref_page_alloc(struct zdref_dev *zd)
 {
-	struct zdref_page *zp;
 	struct page *page;
-	unsigned long flags, i;
+	unsigned long i;
 
-	spin_lock_irqsave(&zd->lock, flags);
-	zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
-	if (!zp) {
-		spin_unlock_irqrestore(&zd->lock, flags);
-		return NULL;
+#if ZDREF_HAVE_HMM_MIRROR
+	/* Its contents live in a system page: zeroed there, unlocked here. */
+	if (zd->type == ZDREF_TYPE_PRIVATE) {
+		page = zdref_devmem_alloc(zd);
+		if (page)
+			unlock_page(page);
+		return page;
 	}
-	page = zdref_meta_page(zd, zp);
-	list_del(&zp->node);
-	zd->pages_free -= zdref_unit_pages(zd);
-	zp->state = ZDREF_PAGE_OWNED;
-	spin_unlock_irqrestore(&zd->lock, flags);
-
+#endif
+	page = zdref_pool_take(zd);
+	if (!page)
+		return NULL;
 	zdref_ref_hand_out(&zd->model, page);
-	atomic64_inc(&zd->allocs);
 	for (i = 0; i < zdref_unit_pages(zd); i++) {
 		clear_highpage(page + i);
 		if (i % 64 == 63)
@@ -132,6 +159,11 @@ void zdref_page_put(struct zdref_dev *zd, struct page *page)
 	unsigned long flags;
 	bool freed = false;
 
+	/* Device-private pages go back to the pool from the callback. */
+	if (zd->type == ZDREF_TYPE_PRIVATE) {
+		put_page(page);
+		return;
+	}
 	spin_lock_irqsave(&zd->lock, flags);
 	if (zd->model.kernel_frees) {
 		/*
@@ -155,6 +187,40 @@ void zdref_page_put(struct zdref_dev *zd, struct page *page)
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_put);
 
+static void zdref_bad_free(struct zdref_dev *zd, struct page *page,
+			   struct zdref_page *zp)
+{
+	atomic64_inc(&zd->bad_frees);
+	WARN_ONCE(1, "zdref: kernel freed pfn %#lx in state %u\n",
+		  page_to_pfn(page), zp->state);
+}
+
+/*
+ * Nothing of the kernel's touches a device-private page after its free
+ * callback (the kernel only drops its pagemap references then, which
+ * memunmap_pages() waits for): the page goes back to the pool at once.
+ */
+static void zdref_private_freed(struct zdref_dev *zd, struct page *page,
+				struct zdref_page *zp)
+{
+	unsigned long flags;
+
+	/* Owned by nobody but the kernel now: no one else changes @zp. */
+	if (READ_ONCE(zp->state) != ZDREF_PAGE_OWNED) {
+		zdref_bad_free(zd, page, zp);
+		return;
+	}
+#if ZDREF_HAVE_HMM_MIRROR
+	zdref_devmem_freed(zd, page);
+#endif
+	spin_lock_irqsave(&zd->lock, flags);
+	zdref_page_free_locked(zd, zp);
+	spin_unlock_irqrestore(&zd->lock, flags);
+	wake_up_all(&zd->free_wq);
+	/* Taken by zdref_devmem_alloc(): see there. */
+	module_put(THIS_MODULE);
+}
+
 /**
  * zdref_page_freed() - the pagemap's free callback, called by the kernel
  * @pgmap: zdref's pagemap
@@ -167,6 +233,10 @@ void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
 	unsigned long flags;
 	bool busy;
 
+	if (zd->type == ZDREF_TYPE_PRIVATE) {
+		zdref_private_freed(zd, page, zp);
+		return;
+	}
 	spin_lock_irqsave(&zd->lock, flags);
 	busy = zp->state == ZDREF_PAGE_BUSY && !zp->kernel_freed;
 	if (zd->model.kernel_frees && busy) {
@@ -174,11 +244,8 @@ void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
 		zdref_busy_kick_locked(zd);
 	}
 	spin_unlock_irqrestore(&zd->lock, flags);
-	if (!zd->model.kernel_frees || !busy) {
-		atomic64_inc(&zd->bad_frees);
-		WARN_ONCE(1, "zdref: kernel freed pfn %#lx in state %u\n",
-			  page_to_pfn(page), zp->state);
-	}
+	if (!zd->model.kernel_frees || !busy)
+		zdref_bad_free(zd, page, zp);
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_freed);
 
@@ -251,6 +318,8 @@ int zdref_pool_init(struct zdref_dev *zd)
 	INIT_DELAYED_WORK(&zd->busy_work, zdref_busy_scan);
 	zd->busy_delay = 1;
 	init_waitqueue_head(&zd->free_wq);
+	INIT_LIST_HEAD(&zd->mirrors);
+	mutex_init(&zd->mirrors_lock);
 
 	zd->pages = kvcalloc(n, sizeof(*zd->pages), GFP_KERNEL);
 	if (!zd->pages)

@@ -11,6 +11,7 @@
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -72,6 +73,12 @@ struct zdref_page {
  * @allocs: allocation units handed out
  * @frees: allocation units freed, by zdref's free callback
  * @bad_frees: free callbacks for units that were not handed out: a bug
+ * @mirrors: the open files of a device-private device (struct zdref_mirror)
+ * @mirrors_lock: protects @mirrors
+ * @migrated_to_dev: pages moved into device memory (device-private)
+ * @migrated_to_ram: pages moved back to system RAM: by ioctl, CPU fault
+ *	or eviction
+ * @cpu_faults: CPU faults on device pages (migrate_to_ram callbacks)
  */
 struct zdref_dev {
 	enum zdref_type type;
@@ -97,6 +104,12 @@ struct zdref_dev {
 	atomic64_t allocs;
 	atomic64_t frees;
 	atomic64_t bad_frees;
+
+	struct list_head mirrors;
+	struct mutex mirrors_lock;	/* @mirrors */
+	atomic64_t migrated_to_dev;
+	atomic64_t migrated_to_ram;
+	atomic64_t cpu_faults;
 };
 
 static inline struct zdref_dev *zdref_pgmap_to_dev(struct dev_pagemap *pgmap)
@@ -129,11 +142,31 @@ void zdref_pagemap_remove(struct zdref_dev *zd);
 /* pool.c */
 int zdref_pool_init(struct zdref_dev *zd);
 void zdref_pool_exit(struct zdref_dev *zd);
+struct page *zdref_pool_take(struct zdref_dev *zd);
 struct page *zdref_page_alloc(struct zdref_dev *zd);
 void zdref_page_put(struct zdref_dev *zd, struct page *page);
 void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page);
 struct zdref_page *zdref_page_meta(struct zdref_dev *zd, struct page *page);
 bool zdref_page_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
+
+/*
+ * devmem.c and mirror.c: device-private memory, its migrations and the
+ * mirror ABI.  Where the kernel lacks them (zdref_config.h), type=private
+ * is refused at load.
+ */
+#if ZDREF_HAVE_HMM_MIRROR
+struct page *zdref_devmem_alloc(struct zdref_dev *zd);
+void zdref_devmem_freed(struct zdref_dev *zd, struct page *page);
+struct page *zdref_devmem_backing(struct zdref_dev *zd, struct page *page);
+int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
+			unsigned long start, unsigned long end,
+			struct page *fault_page, unsigned long *moved);
+vm_fault_t zdref_devmem_migrate_to_ram(struct vm_fault *vmf);
+int zdref_devmem_evict(struct zdref_dev *zd);
+void zdref_mirrors_forget(struct zdref_dev *zd, struct mm_struct *mm,
+			  unsigned long start, unsigned long end);
+extern const struct file_operations zdref_mirror_fops;
+#endif
 
 /* inode.c */
 int zdref_inode_init(void);

@@ -76,4 +76,66 @@ struct zdref_release {
 #define ZDREF_IOC_PAGE_INFO	_IOWR(ZDREF_IOC_MAGIC, 0x80, struct zdref_page_info)
 #define ZDREF_IOC_RELEASE	_IOWR(ZDREF_IOC_MAGIC, 0x81, struct zdref_release)
 
+/*
+ * Device-private devices (type=private): the mirror ABI.
+ *
+ * An open file of a device-private /dev/zdrefN is a "mirror": an emulated
+ * device that mirrors the address space of the process that opened it
+ * (a forked child opens its own).  Its ioctls take a &struct zdref_hmm_cmd
+ * and are numbered, laid out and behave as those of the kernel's HMM test
+ * device (lib/test_hmm_uapi.h, /dev/hmm_dmirrorN), so the kernel's own
+ * selftest (tools/testing/selftests/mm/hmm-tests) runs against zdref.
+ */
+
+/**
+ * struct zdref_hmm_cmd - one mirror request
+ * @addr: in: page-aligned user address of the range, in the opener's mm
+ * @ptr: in: user buffer the device's copy of the range is read into, or
+ *	written from; for ZDREF_HMM_SNAPSHOT, one byte per page
+ * @npages: in: pages in the range (ZDREF_HMM_FLAGS: the new flags)
+ * @cpages: out: pages done
+ * @faults: out: rounds of device faults the request needed
+ */
+struct zdref_hmm_cmd {
+	__u64 addr;
+	__u64 ptr;
+	__u64 npages;
+	__u64 cpages;
+	__u64 faults;
+};
+
+#define ZDREF_HMM_MAGIC			'H'
+/* Copy the range out of (into) the device, faulting it in as needed. */
+#define ZDREF_HMM_READ			_IOWR(ZDREF_HMM_MAGIC, 0x00, struct zdref_hmm_cmd)
+#define ZDREF_HMM_WRITE			_IOWR(ZDREF_HMM_MAGIC, 0x01, struct zdref_hmm_cmd)
+/* Move the range's anonymous pages into device memory, or back. */
+#define ZDREF_HMM_MIGRATE_TO_DEV	_IOWR(ZDREF_HMM_MAGIC, 0x02, struct zdref_hmm_cmd)
+#define ZDREF_HMM_MIGRATE_TO_SYS	_IOWR(ZDREF_HMM_MAGIC, 0x03, struct zdref_hmm_cmd)
+/* One ZDREF_HMM_PROT_* byte per page, without faulting anything. */
+#define ZDREF_HMM_SNAPSHOT		_IOWR(ZDREF_HMM_MAGIC, 0x04, struct zdref_hmm_cmd)
+/* Take the pages for exclusive (atomic) device access; is any still so? */
+#define ZDREF_HMM_EXCLUSIVE		_IOWR(ZDREF_HMM_MAGIC, 0x05, struct zdref_hmm_cmd)
+#define ZDREF_HMM_CHECK_EXCLUSIVE	_IOWR(ZDREF_HMM_MAGIC, 0x06, struct zdref_hmm_cmd)
+/* Move every page of the device's memory back to system RAM. */
+#define ZDREF_HMM_RELEASE		_IOWR(ZDREF_HMM_MAGIC, 0x07, struct zdref_hmm_cmd)
+#define ZDREF_HMM_FLAGS			_IOWR(ZDREF_HMM_MAGIC, 0x08, struct zdref_hmm_cmd)
+/* ZDREF_HMM_READ without holding the mmap lock across faults. */
+#define ZDREF_HMM_READ_UNLOCKED		_IOWR(ZDREF_HMM_MAGIC, 0x09, struct zdref_hmm_cmd)
+
+/* ZDREF_HMM_FLAGS: the next large device allocation fails. */
+#define ZDREF_HMM_FLAG_FAIL_ALLOC	(1ULL << 0)
+
+/* ZDREF_HMM_SNAPSHOT's byte per page. */
+enum {
+	ZDREF_HMM_PROT_ERROR		= 0xff,	/* no usable mapping */
+	ZDREF_HMM_PROT_NONE		= 0x00,	/* nothing mapped, or not readable */
+	ZDREF_HMM_PROT_READ		= 0x01,
+	ZDREF_HMM_PROT_WRITE		= 0x02,
+	ZDREF_HMM_PROT_PMD		= 0x04,	/* mapped by a PMD */
+	ZDREF_HMM_PROT_PUD		= 0x08,	/* mapped by a PUD */
+	ZDREF_HMM_PROT_ZERO		= 0x10,	/* the shared zero page */
+	ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL = 0x20, /* in this device's memory */
+	ZDREF_HMM_PROT_DEV_PRIVATE_REMOTE = 0x30, /* in another device's */
+};
+
 #endif /* _UAPI_ZDREF_H */

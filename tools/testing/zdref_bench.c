@@ -16,10 +16,21 @@
  *                4 KiB pages (for zdref, that frees them all; device-dax
  *                keeps a little of its 1 GiB for metadata)
  *
+ * and, on kernels with device-private memory (type=private), migration:
+ *
+ *   migrate      pages per second moved into device memory (the mirror's
+ *                MIGRATE_TO_DEV, 64 MiB per call, which also copies the
+ *                device's copy out to the caller as the ABI says) and back
+ *                (MIGRATE_TO_SYS), and brought back by CPU touches
+ *                (migrate_to_ram, a fault per page); beside the kernel's
+ *                own page production, anonymous first-touch faults
+ *   migrate_2m   n/a: zdref's device memory comes in 4 KiB pages
+ *
  * Each figure is the best of 3 runs.  ZDREF_NDCTL is the command line of
  * ndctl in the guest; without /dev/dax0.0 the device-dax column says n/a.
  */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
@@ -181,6 +192,67 @@ static double teardown(enum kind k, size_t len)
 	return best;
 }
 
+/* Pages per second of one migration ioctl over @len at @p, or 0. */
+static double migrate_once(int fd, unsigned long req, char *p, size_t len,
+			   void *buf)
+{
+	struct zdref_hmm_cmd c = {
+		.addr = (uintptr_t)p,
+		.ptr = (uintptr_t)buf,
+		.npages = len / PG,
+	};
+	double t = now();
+
+	if (ioctl(fd, req, &c) || c.cpages != len / PG)
+		return 0;
+	return (len / PG) / (now() - t);
+}
+
+/*
+ * Device-private migration, best of RUNS: @v gets to-device, to-RAM by
+ * ioctl and to-RAM by CPU touch, in pages per second.
+ */
+static bool migrate_rates(double v[3])
+{
+	size_t len = 64UL << 20, i;
+	void *buf = malloc(len);
+	int fd, run;
+	char *p;
+
+	memset(v, 0, 3 * sizeof(*v));
+	if (zdref_loaded())
+		zdref_unload();
+	if (!buf || zdref_load("type=private region=256M"))
+		return false;
+	fd = open(ZDREF_DEV, O_RDWR);
+	if (fd < 0)
+		return false;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	madvise(p, len, MADV_NOHUGEPAGE);
+	memset(p, 1, len);
+	for (run = 0; run < RUNS; run++) {
+		double r, t;
+
+		r = migrate_once(fd, ZDREF_HMM_MIGRATE_TO_DEV, p, len, buf);
+		v[0] = r > v[0] ? r : v[0];
+		r = migrate_once(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, len, NULL);
+		v[1] = r > v[1] ? r : v[1];
+		if (!migrate_once(fd, ZDREF_HMM_MIGRATE_TO_DEV, p, len, buf))
+			break;
+		t = now();
+		for (i = 0; i < len; i += PG)
+			p[i] = 2;	/* a write fault brings a page back too */
+		r = (len / PG) / (now() - t);
+		v[2] = r > v[2] ? r : v[2];
+	}
+	munmap(p, len);
+	close(fd);
+	free(buf);
+	return v[0] && v[1] && v[2];
+}
+
 /* "  zdref/OTHER RATIO", n/a where either figure is missing. */
 static void ratio(const double v[NKINDS], enum kind other)
 {
@@ -235,6 +307,27 @@ int main(void)
 	v[ANON] = faults(ANON, 512UL << 20, HP);
 	v[DEVDAX] = devdax_up("2M") ? faults(DEVDAX, 512UL << 20, HP) : 0;
 	row("fault_2m", "/s", v);
+
+	/* Device-private: against anonymous first-touch faults, 4 KiB. */
+	{
+		static const char *const dirs[] = {
+			"to_device", "to_ram_ioctl", "to_ram_touch",
+		};
+		double m[3], anon = faults(ANON, 256UL << 20, PG);
+		int d;
+
+		if (!migrate_rates(m)) {
+			printf("migrate      n/a (no type=private here: see dmesg)\n");
+		} else {
+			for (d = 0; d < 3; d++) {
+				printf("migrate      %-13s zdref %12.0f pages/s",
+				       dirs[d], m[d]);
+				printf("  anon faults %12.0f /s  zdref/anon %.2f\n",
+				       anon, m[d] / anon);
+			}
+		}
+		printf("migrate_2m   n/a (zdref's device memory comes in 4 KiB pages)\n");
+	}
 	if (zdref_loaded())
 		zdref_unload();
 	return 0;

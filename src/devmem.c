@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref: device-private memory and the migrations in and out of it.
+ *
+ * zdref emulates a device with memory of its own, as a GPU driver would
+ * have: the device-private struct pages of the pool stand for it.  The
+ * CPU cannot address them, so the contents of each live in a system page
+ * that zdref allocates when the device page leaves the pool (kept in
+ * page->zone_device_data) and frees when the page returns to it.
+ *
+ * A device page leaves the pool locked at refcount 1, the reference of
+ * whoever asked for it.  migrate_vma_pages() turns that into the
+ * reference of the device-private entry that replaces the CPU's page
+ * table entry, and every further mapping (fork) takes one more.  When the
+ * last drops (munmap, exit, migration back to RAM) the kernel calls
+ * zdref's folio_free: the same free-at-zero model as the other types.
+ *
+ * Pages come back to system RAM in three ways: a CPU touch
+ * (migrate_to_ram), the mirror's MIGRATE_TO_SYS, and eviction of the
+ * whole device (the mirror's RELEASE).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include <zdref/compat.h>
+#include "zdref.h"
+
+#if ZDREF_HAVE_HMM_MIRROR
+
+/* Device pages evicted per migrate_device_range() call. */
+#define ZDREF_EVICT_BATCH	64
+
+/**
+ * zdref_devmem_alloc() - take a device-private page out of the pool
+ * @zd: a device-private device
+ *
+ * The page's contents, a system page, are not cleared: callers copy into
+ * them or clear them.
+ *
+ * Return: the page, locked, at refcount 1, or NULL when the device's
+ * memory or system memory is exhausted.
+ */
+struct page *zdref_devmem_alloc(struct zdref_dev *zd)
+{
+	struct page *backing, *page;
+
+	backing = alloc_page(GFP_HIGHUSER);
+	if (!backing)
+		return NULL;
+	page = zdref_pool_take(zd);
+	if (!page) {
+		__free_page(backing);
+		dev_warn_ratelimited(&zd->dev, "device memory exhausted: all %llu pages are in use\n",
+				     zdref_pages_total(zd));
+		return NULL;
+	}
+	/*
+	 * A device page can outlive every file of the device (it sits in
+	 * a process's page tables): it holds the module until its free
+	 * callback, so that rmmod is refused while device memory is in use.
+	 */
+	__module_get(THIS_MODULE);
+	zone_device_page_init(page, &zd->pgmap, 0);
+	page->zone_device_data = backing;
+	return page;
+}
+
+/**
+ * zdref_devmem_freed() - the last reference to a device page dropped
+ * @zd: its device
+ * @page: the page, about to go back to the pool
+ */
+void zdref_devmem_freed(struct zdref_dev *zd, struct page *page)
+{
+	struct page *backing = page->zone_device_data;
+
+	page->zone_device_data = NULL;
+	/* A mirror's table may still hold it until its next invalidation. */
+	if (backing)
+		put_page(backing);
+}
+
+/**
+ * zdref_devmem_backing() - the system page that holds a device page's data
+ * @zd: the device asking
+ * @page: any page
+ *
+ * Return: the backing page if @page is device memory of @zd, else NULL.
+ */
+struct page *zdref_devmem_backing(struct zdref_dev *zd, struct page *page)
+{
+	if (!is_device_private_page(page) || zdref_page_pgmap(page) != &zd->pgmap)
+		return NULL;
+	return page->zone_device_data;
+}
+
+/*
+ * For each device page of @args that migrates, a system page with its
+ * data.  A page that cannot have one stays on the device.
+ *
+ * Return: pages given a destination.
+ */
+static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
+					   struct migrate_vma *args)
+{
+	unsigned long i, addr, n = 0;
+
+	for (i = 0, addr = args->start; i < args->npages; i++, addr += PAGE_SIZE) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
+		if (!dpage)
+			continue;
+		lock_page(dpage);
+		copy_highpage(dpage, spage->zone_device_data);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (args->src[i] & MIGRATE_PFN_WRITE);
+		n++;
+	}
+	/*
+	 * zdref's own migrations are not invalidations for its mirrors (see
+	 * mirror.c): they forget these pages themselves.
+	 */
+	zdref_mirrors_forget(zd, args->vma->vm_mm, args->start, args->end);
+	return n;
+}
+
+/* Pages of @args that did move. */
+static unsigned long zdref_migrated(const struct migrate_vma *args)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < args->npages; i++)
+		if (args->dst[i] && (args->src[i] & MIGRATE_PFN_MIGRATE))
+			n++;
+	return n;
+}
+
+/**
+ * zdref_devmem_to_ram() - move a range's device pages back to system RAM
+ * @zd: the device whose pages to move
+ * @vma: the range's vma
+ * @start: page-aligned start, inside @vma
+ * @end: page-aligned end, inside @vma
+ * @fault_page: the page of a CPU fault, locked, or NULL
+ * @moved: out: pages moved
+ *
+ * Return: 0, the error of migrate_vma_setup(), or -ENOMEM if a page that
+ * should have moved stayed on the device for want of system memory.
+ */
+int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
+			unsigned long start, unsigned long end,
+			struct page *fault_page, unsigned long *moved)
+{
+	unsigned long npages = (end - start) >> PAGE_SHIFT, wanted, given;
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.pgmap_owner = zd,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = fault_page,
+	};
+	int ret;
+
+	*moved = 0;
+	args.src = kvcalloc(npages, sizeof(*args.src), GFP_KERNEL);
+	args.dst = kvcalloc(npages, sizeof(*args.dst), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!args.src || !args.dst)
+		goto out;
+	ret = migrate_vma_setup(&args);
+	if (ret)
+		goto out;
+	wanted = args.cpages;
+	given = wanted ? zdref_devmem_copy_out(zd, &args) : 0;
+	migrate_vma_pages(&args);
+	*moved = zdref_migrated(&args);
+	migrate_vma_finalize(&args);
+	atomic64_add(*moved, &zd->migrated_to_ram);
+	ret = given < wanted ? -ENOMEM : 0;
+out:
+	kvfree(args.src);
+	kvfree(args.dst);
+	return ret;
+}
+
+/**
+ * zdref_devmem_migrate_to_ram() - the pagemap's callback for a CPU touch
+ * @vmf: the fault on a device-private entry of zdref's; vmf->page is
+ *	locked and referenced by the kernel
+ *
+ * Return: 0 once the page is back in system RAM, VM_FAULT_SIGBUS if it
+ * cannot be collected, VM_FAULT_OOM without system memory for it.
+ */
+vm_fault_t zdref_devmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct zdref_dev *zd = zdref_pgmap_to_dev(zdref_page_pgmap(vmf->page));
+	unsigned long start = vmf->address & PAGE_MASK, moved;
+	int ret;
+
+	atomic64_inc(&zd->cpu_faults);
+	ret = zdref_devmem_to_ram(zd, vmf->vma, start, start + PAGE_SIZE,
+				  vmf->page, &moved);
+	if (ret == -ENOMEM)
+		return VM_FAULT_OOM;
+	return ret ? VM_FAULT_SIGBUS : 0;
+}
+
+/* One batch of eviction: the in-use pages of [@pfn, @pfn + @n). */
+static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
+					      unsigned long *src,
+					      unsigned long *dst,
+					      unsigned long pfn, unsigned long n)
+{
+	unsigned long i, moved = 0;
+
+	migrate_device_range(src, pfn, n);
+	for (i = 0; i < n; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct page *dpage;
+
+		dst[i] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		/* Eviction must not fail: the device is going away. */
+		dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+		lock_page(dpage);
+		copy_highpage(dpage, spage->zone_device_data);
+		dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			 (src[i] & MIGRATE_PFN_WRITE);
+	}
+	migrate_device_pages(src, dst, n);
+	for (i = 0; i < n; i++)
+		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
+			moved++;
+	migrate_device_finalize(src, dst, n);
+	return moved;
+}
+
+/**
+ * zdref_devmem_evict() - move every page of a device back to system RAM
+ * @zd: a device-private device
+ *
+ * Each process that had pages on the device finds them in system RAM,
+ * unchanged.  Mirrors forget them through their invalidations.  A page
+ * that a concurrent migration holds locked is skipped by a pass: passes
+ * repeat until one finds nothing left to move.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int zdref_devmem_evict(struct zdref_dev *zd)
+{
+	unsigned long first = zd->pfn_first, total = zdref_pages_total(zd);
+	unsigned long *src, *dst, pfn, n, moved;
+
+	src = kcalloc(ZDREF_EVICT_BATCH, sizeof(*src), GFP_KERNEL);
+	dst = kcalloc(ZDREF_EVICT_BATCH, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst) {
+		kfree(src);
+		kfree(dst);
+		return -ENOMEM;
+	}
+	do {
+		moved = 0;
+		for (pfn = first; pfn < first + total; pfn += n) {
+			n = min_t(unsigned long, ZDREF_EVICT_BATCH, first + total - pfn);
+			moved += zdref_devmem_evict_batch(zd, src, dst, pfn, n);
+			cond_resched();
+		}
+		atomic64_add(moved, &zd->migrated_to_ram);
+	} while (moved);
+	kfree(src);
+	kfree(dst);
+	return 0;
+}
+
+#endif /* ZDREF_HAVE_HMM_MIRROR */

@@ -1,0 +1,746 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref: mirrors, the open files of a device-private device.
+ *
+ * A mirror is zdref's emulated device seen from one process: it mirrors
+ * the address space of the process that opened it, through a table of
+ * its own (the "device page table") that maps user virtual page numbers
+ * to the system page holding each page's data: a page of system RAM, or
+ * the backing page of a page in the device's memory (devmem.c).  The
+ * user ABI is that of the kernel's HMM test device (uapi/zdref.h), so
+ * that tools/testing/selftests/mm/hmm-tests runs against zdref.
+ *
+ * The table holds no page references: like a device's page table, it is
+ * kept coherent by an interval notifier on the whole address space, which
+ * drops entries whenever the CPU's page tables change under them.  The one
+ * event it ignores is a migration zdref itself started for this device
+ * (MMU_NOTIFY_MIGRATE with the device as owner): migrating to the device
+ * maps the new device pages into the table, migrating back forgets them
+ * in every mirror of the device (zdref_mirrors_forget()).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <linux/xarray.h>
+
+#include <zdref/compat.h>
+#include "zdref.h"
+
+#if ZDREF_HAVE_HMM_MIRROR
+
+/* Tries of a migration to the device that leaves pages behind. */
+#define ZDREF_MIGRATE_TRIES	3
+
+/* Pages faulted or snapshotted per hmm_range_fault() call. */
+#define ZDREF_MIRROR_BATCH	32
+
+/* What a table entry allows, in the low bits of its page pointer. */
+enum zdref_pte {
+	ZDREF_PTE_READ = 0,
+	ZDREF_PTE_WRITE = 1,
+	ZDREF_PTE_ATOMIC = 2,	/* exclusive: the CPU's PTE is a device entry */
+};
+
+/**
+ * struct zdref_mirror - an open file of a device-private device
+ * @zd: the device
+ * @notifier: on the opener's mm, over its whole address space
+ * @lock: protects @table against the notifier
+ * @table: user page number to xa_tag_pointer(system page, enum zdref_pte)
+ * @node: in zd->mirrors
+ * @flags: ZDREF_HMM_FLAGS
+ */
+struct zdref_mirror {
+	struct zdref_dev *zd;
+	struct mmu_interval_notifier notifier;
+	struct mutex lock;	/* @table */
+	struct xarray table;
+	struct list_head node;
+	u64 flags;
+};
+
+static void zdref_mirror_erase(struct zdref_mirror *m, unsigned long start,
+			       unsigned long end)
+{
+	unsigned long index;
+	void *entry;
+
+	lockdep_assert_held(&m->lock);
+	xa_for_each_range(&m->table, index, entry, start >> PAGE_SHIFT,
+			  (end - 1) >> PAGE_SHIFT)
+		xa_erase(&m->table, index);
+}
+
+static int zdref_mirror_set(struct zdref_mirror *m, unsigned long addr,
+			    struct page *page, enum zdref_pte pte)
+{
+	lockdep_assert_held(&m->lock);
+	/* Atomic: the notifier takes @lock from reclaim. */
+	return xa_err(xa_store(&m->table, addr >> PAGE_SHIFT,
+			       xa_tag_pointer(page, pte), GFP_ATOMIC));
+}
+
+static bool zdref_mirror_invalidate(struct mmu_interval_notifier *mni,
+				    const struct mmu_notifier_range *range,
+				    unsigned long cur_seq)
+{
+	struct zdref_mirror *m = container_of(mni, struct zdref_mirror, notifier);
+
+	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == m->zd)
+		return true;
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&m->lock);
+	else if (!mutex_trylock(&m->lock))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	zdref_mirror_erase(m, range->start, range->end);
+	mutex_unlock(&m->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops zdref_mirror_notifier_ops = {
+	.invalidate = zdref_mirror_invalidate,
+};
+
+/**
+ * zdref_mirrors_forget() - drop mirror entries of pages leaving the device
+ * @zd: the device
+ * @mm: the address space the pages were mapped in
+ * @start: page-aligned start of the range
+ * @end: page-aligned end of the range
+ */
+void zdref_mirrors_forget(struct zdref_dev *zd, struct mm_struct *mm,
+			  unsigned long start, unsigned long end)
+{
+	struct zdref_mirror *m;
+
+	mutex_lock(&zd->mirrors_lock);
+	list_for_each_entry(m, &zd->mirrors, node) {
+		if (m->notifier.mm != mm)
+			continue;
+		mutex_lock(&m->lock);
+		zdref_mirror_erase(m, start, end);
+		mutex_unlock(&m->lock);
+	}
+	mutex_unlock(&zd->mirrors_lock);
+}
+
+/*
+ * Copy the pages of [@start, @end) the table has, from the (*@done)th on,
+ * out to @buf or, for @write, in from it.  -ENOENT at the first page the
+ * table lacks (or, for @write, has read-only).
+ */
+static int zdref_mirror_copy(struct zdref_mirror *m, unsigned long start,
+			     unsigned long end, void *buf, bool write, u64 *done)
+{
+	unsigned long addr;
+
+	lockdep_assert_held(&m->lock);
+	for (addr = start + (*done << PAGE_SHIFT); addr < end; addr += PAGE_SIZE) {
+		void *entry = xa_load(&m->table, addr >> PAGE_SHIFT);
+		void *p = buf + (addr - start);
+		struct page *page;
+
+		if (!entry || (write && xa_pointer_tag(entry) != ZDREF_PTE_WRITE))
+			return -ENOENT;
+		page = xa_untag_pointer(entry);
+		if (write)
+			memcpy_to_page(page, 0, p, PAGE_SIZE);
+		else
+			memcpy_from_page(p, page, 0, PAGE_SIZE);
+		(*done)++;
+	}
+	return 0;
+}
+
+/*
+ * Fault one batch in, as a device would on a miss in its page table, and
+ * map it into the table.  The table stores, for a page of this device's
+ * memory, the system page that holds its data.
+ */
+static int zdref_mirror_fault_batch(struct zdref_mirror *m,
+				    struct hmm_range *range, bool unlocked)
+{
+	struct mm_struct *mm = m->notifier.mm;
+	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long addr, *pfn;
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+#if ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED
+		if (unlocked) {
+			ret = hmm_range_fault_unlocked_timeout(range, 0);
+		} else
+#endif
+		{
+			range->notifier_seq = mmu_interval_read_begin(range->notifier);
+			mmap_read_lock(mm);
+			ret = hmm_range_fault(range);
+			mmap_read_unlock(mm);
+		}
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&m->lock);
+		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
+			break;
+		mutex_unlock(&m->lock);
+	}
+
+	for (addr = range->start, pfn = range->hmm_pfns; addr < range->end;
+	     addr += PAGE_SIZE, pfn++) {
+		struct page *page = hmm_pfn_to_page(*pfn);
+		struct page *backing = zdref_devmem_backing(m->zd, page);
+
+		ret = zdref_mirror_set(m, addr, backing ?: page,
+				       *pfn & HMM_PFN_WRITE ? ZDREF_PTE_WRITE :
+							      ZDREF_PTE_READ);
+		if (ret)
+			break;
+	}
+	mutex_unlock(&m->lock);
+	return ret;
+}
+
+static int zdref_mirror_fault(struct zdref_mirror *m, unsigned long start,
+			      unsigned long end, bool write, bool unlocked)
+{
+	unsigned long pfns[ZDREF_MIRROR_BATCH];
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.hmm_pfns = pfns,
+		.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = m->zd,
+	};
+	struct mm_struct *mm = m->notifier.mm;
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
+	for (range.start = start; range.start < end; range.start = range.end) {
+		range.end = min(end, range.start + (ZDREF_MIRROR_BATCH << PAGE_SHIFT));
+		ret = zdref_mirror_fault_batch(m, &range, unlocked);
+		if (ret)
+			break;
+	}
+	mmput(mm);
+	return ret;
+}
+
+/* READ, READ_UNLOCKED and WRITE: copy, fault in what is missing, again. */
+static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
+			   bool write, bool unlocked)
+{
+	unsigned long start = cmd->addr, size = cmd->npages << PAGE_SHIFT;
+	void *buf;
+	int ret;
+
+	buf = vmalloc(size);
+	if (!buf)
+		return -ENOMEM;
+	ret = -EFAULT;
+	if (write && copy_from_user(buf, u64_to_user_ptr(cmd->ptr), size))
+		goto out;
+	for (;;) {
+		mutex_lock(&m->lock);
+		ret = zdref_mirror_copy(m, start, start + size, buf, write, &cmd->cpages);
+		mutex_unlock(&m->lock);
+		if (ret != -ENOENT)
+			break;
+		ret = zdref_mirror_fault(m, start + (cmd->cpages << PAGE_SHIFT),
+					 start + size, write, unlocked);
+		if (ret)
+			break;
+		cmd->faults++;
+	}
+	if (!ret && !write && copy_to_user(u64_to_user_ptr(cmd->ptr), buf, size))
+		ret = -EFAULT;
+out:
+	vfree(buf);
+	return ret;
+}
+
+/* Does the table lack a page of [@start, @end)? */
+static bool zdref_mirror_misses(struct zdref_mirror *m, unsigned long start,
+				unsigned long end)
+{
+	unsigned long index, n = 0;
+	void *entry;
+
+	mutex_lock(&m->lock);
+	xa_for_each_range(&m->table, index, entry, start >> PAGE_SHIFT,
+			  (end - 1) >> PAGE_SHIFT)
+		n++;
+	mutex_unlock(&m->lock);
+	return n != (end - start) >> PAGE_SHIFT;
+}
+
+/* Copy out what the table holds of the range, faulting nothing. */
+static int zdref_mirror_read_table(struct zdref_mirror *m,
+				   struct zdref_hmm_cmd *cmd)
+{
+	unsigned long size = cmd->npages << PAGE_SHIFT;
+	void *buf = vmalloc(size);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	cmd->cpages = 0;
+	mutex_lock(&m->lock);
+	ret = zdref_mirror_copy(m, cmd->addr, cmd->addr + size, buf, false, &cmd->cpages);
+	mutex_unlock(&m->lock);
+	if (!ret && copy_to_user(u64_to_user_ptr(cmd->ptr), buf, size))
+		ret = -EFAULT;
+	vfree(buf);
+	return ret;
+}
+
+/* Device pages for the pages of @args that migrate, with their data. */
+static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *args)
+{
+	unsigned long i;
+
+	for (i = 0; i < args->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		/* Full device memory leaves the page where it is. */
+		dpage = zdref_devmem_alloc(m->zd);
+		if (!dpage)
+			continue;
+		/* No page: a hole or the zero page, zero-filled on the device. */
+		if (spage)
+			copy_highpage(dpage->zone_device_data, spage);
+		else
+			clear_highpage(dpage->zone_device_data);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
+		    (!spage && (args->vma->vm_flags & VM_WRITE)))
+			args->dst[i] |= MIGRATE_PFN_WRITE;
+	}
+}
+
+/* Map the pages that did move into the table: they are the device's now. */
+static unsigned long zdref_mirror_map_moved(struct zdref_mirror *m,
+					    struct migrate_vma *args)
+{
+	unsigned long i, addr, moved = 0;
+
+	mutex_lock(&m->lock);
+	for (i = 0, addr = args->start; i < args->npages; i++, addr += PAGE_SIZE) {
+		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+
+		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		moved++;
+		/* On failure the READ below misses the page: -ENOENT. */
+		zdref_mirror_set(m, addr, dpage->zone_device_data,
+				 args->dst[i] & MIGRATE_PFN_WRITE ?
+				 ZDREF_PTE_WRITE : ZDREF_PTE_READ);
+	}
+	mutex_unlock(&m->lock);
+	return moved;
+}
+
+/*
+ * The vma of each piece of a range, and the end of that piece: the
+ * migrations work a vma, and at most a page table, at a time.  -EINVAL
+ * for a hole or a vma without read access.
+ */
+static int zdref_mirror_piece(struct mm_struct *mm, unsigned long addr,
+			      unsigned long end, struct vm_area_struct **vma,
+			      unsigned long *next)
+{
+	*vma = vma_lookup(mm, addr);
+	if (!*vma || !((*vma)->vm_flags & VM_READ))
+		return -EINVAL;
+	*next = min3(end, (*vma)->vm_end,
+		     ALIGN(addr + 1, PTRS_PER_PTE << PAGE_SHIFT));
+	return 0;
+}
+
+static int zdref_mirror_migrate_to_dev(struct zdref_mirror *m,
+				       struct zdref_hmm_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr, next;
+	struct mm_struct *mm = m->notifier.mm;
+	struct migrate_vma args = {
+		.pgmap_owner = m->zd,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	int tries, ret = -ENOMEM;
+
+	args.src = kvcalloc(PTRS_PER_PTE, sizeof(*args.src), GFP_KERNEL);
+	args.dst = kvcalloc(PTRS_PER_PTE, sizeof(*args.dst), GFP_KERNEL);
+	if (!args.src || !args.dst)
+		goto out_free;
+	ret = -EINVAL;
+	if (!mmget_not_zero(mm))
+		goto out_free;
+	mmap_read_lock(mm);
+	for (addr = cmd->addr; addr < end; addr = next) {
+		ret = zdref_mirror_piece(mm, addr, end, &args.vma, &next);
+		if (ret)
+			break;
+		args.start = addr;
+		args.end = next;
+		for (tries = 0; tries < ZDREF_MIGRATE_TRIES; tries++) {
+			ret = migrate_vma_setup(&args);
+			if (ret)
+				break;
+			zdref_mirror_copy_in(m, &args);
+			migrate_vma_pages(&args);
+			atomic64_add(zdref_mirror_map_moved(m, &args),
+				     &m->zd->migrated_to_dev);
+			migrate_vma_finalize(&args);
+			/*
+			 * A THP that was busy (locked, or referenced so that
+			 * it could not be split) is skipped: once it is no
+			 * longer, the next try takes it.
+			 */
+			if (!zdref_mirror_misses(m, addr, next))
+				break;
+			cond_resched();
+		}
+		if (ret)
+			break;
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+out_free:
+	kvfree(args.src);
+	kvfree(args.dst);
+	if (ret)
+		return ret;
+	/* Done if the device now holds every page of the range. */
+	return zdref_mirror_read_table(m, cmd);
+}
+
+static int zdref_mirror_migrate_to_sys(struct zdref_mirror *m,
+				       struct zdref_hmm_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr, next;
+	struct mm_struct *mm = m->notifier.mm;
+	struct vm_area_struct *vma;
+	unsigned long moved;
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -EINVAL;
+	mmap_read_lock(mm);
+	for (addr = cmd->addr; addr < end; addr = next) {
+		ret = zdref_mirror_piece(mm, addr, end, &vma, &next);
+		if (ret)
+			break;
+		ret = zdref_devmem_to_ram(m->zd, vma, addr, next, NULL, &moved);
+		cmd->cpages += moved;
+		if (ret)
+			break;
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	return ret;
+}
+
+/* SNAPSHOT's byte for one hmm_range_fault() output entry. */
+static u8 zdref_mirror_prot(struct zdref_mirror *m, unsigned long entry)
+{
+	unsigned int shift;
+	struct page *page;
+	u8 prot = 0;
+
+	if (entry & HMM_PFN_ERROR)
+		return ZDREF_HMM_PROT_ERROR;
+	if (!(entry & HMM_PFN_VALID))
+		return ZDREF_HMM_PROT_NONE;
+	page = hmm_pfn_to_page(entry);
+	if (is_device_private_page(page))
+		prot = zdref_page_pgmap(page) == &m->zd->pgmap ?
+		       ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL :
+		       ZDREF_HMM_PROT_DEV_PRIVATE_REMOTE;
+	else if (is_zero_pfn(page_to_pfn(page)))
+		prot = ZDREF_HMM_PROT_ZERO;
+	prot |= entry & HMM_PFN_WRITE ? ZDREF_HMM_PROT_WRITE : ZDREF_HMM_PROT_READ;
+	shift = hmm_pfn_to_map_order(entry) + PAGE_SHIFT;
+	if (shift == PMD_SHIFT)
+		prot |= ZDREF_HMM_PROT_PMD;
+	else if (shift == PUD_SHIFT)
+		prot |= ZDREF_HMM_PROT_PUD;
+	return prot;
+}
+
+/* One batch of SNAPSHOT: what the CPU's page tables say, faulting nothing. */
+static int zdref_mirror_snapshot_batch(struct zdref_mirror *m,
+				       struct hmm_range *range, u8 *prot)
+{
+	struct mm_struct *mm = m->notifier.mm;
+	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&m->lock);
+		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
+			break;
+		mutex_unlock(&m->lock);
+	}
+	for (i = 0; i < n; i++)
+		prot[i] = zdref_mirror_prot(m, range->hmm_pfns[i]);
+	mutex_unlock(&m->lock);
+	return 0;
+}
+
+static int zdref_mirror_snapshot(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), n;
+	unsigned long pfns[ZDREF_MIRROR_BATCH];
+	u8 prot[ZDREF_MIRROR_BATCH];
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.hmm_pfns = pfns,
+		.dev_private_owner = m->zd,
+	};
+	u8 __user *uprot = u64_to_user_ptr(cmd->ptr);
+	struct mm_struct *mm = m->notifier.mm;
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -EINVAL;
+	for (range.start = cmd->addr; range.start < end; range.start = range.end) {
+		range.end = min(end, range.start + (ZDREF_MIRROR_BATCH << PAGE_SHIFT));
+		ret = zdref_mirror_snapshot_batch(m, &range, prot);
+		if (ret)
+			break;
+		n = (range.end - range.start) >> PAGE_SHIFT;
+		if (copy_to_user(uprot, prot, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		uprot += n;
+		cmd->cpages += n;
+	}
+	mmput(mm);
+	return ret;
+}
+
+/* EXCLUSIVE: the device takes the pages for atomic access. */
+static int zdref_mirror_exclusive(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr;
+	struct mm_struct *mm = m->notifier.mm;
+	struct folio *folio;
+	struct page *page;
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -EINVAL;
+	mmap_read_lock(mm);
+	for (addr = cmd->addr; addr < end; addr += PAGE_SIZE) {
+		page = make_device_exclusive(mm, addr, m->zd, &folio);
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			break;
+		}
+		mutex_lock(&m->lock);
+		ret = zdref_mirror_set(m, addr, page, ZDREF_PTE_ATOMIC);
+		mutex_unlock(&m->lock);
+		folio_unlock(folio);
+		folio_put(folio);
+		if (ret)
+			break;
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	return ret ?: zdref_mirror_read_table(m, cmd);
+}
+
+/* CHECK_EXCLUSIVE: -EPERM while the CPU has not taken any page back. */
+static int zdref_mirror_check_exclusive(struct zdref_mirror *m,
+					struct zdref_hmm_cmd *cmd)
+{
+	unsigned long index, last = ((cmd->addr >> PAGE_SHIFT) + cmd->npages - 1);
+	void *entry;
+	int ret = 0;
+
+	mutex_lock(&m->lock);
+	xa_for_each_range(&m->table, index, entry, cmd->addr >> PAGE_SHIFT, last)
+		if (xa_pointer_tag(entry) == ZDREF_PTE_ATOMIC) {
+			ret = -EPERM;
+			break;
+		}
+	mutex_unlock(&m->lock);
+	return ret;
+}
+
+static long zdref_mirror_ioctl(struct file *file, unsigned int cmd,
+			       unsigned long arg)
+{
+	struct zdref_mirror *m = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct zdref_hmm_cmd c;
+	int ret;
+
+	if (_IOC_TYPE(cmd) != ZDREF_HMM_MAGIC || _IOC_SIZE(cmd) != sizeof(c))
+		return -ENOTTY;
+	if (copy_from_user(&c, uarg, sizeof(c)))
+		return -EFAULT;
+	if (cmd != ZDREF_HMM_FLAGS && cmd != ZDREF_HMM_RELEASE &&
+	    (!PAGE_ALIGNED(c.addr) || !c.npages ||
+	     c.npages > (ULONG_MAX - c.addr) >> PAGE_SHIFT)) {
+		dev_dbg(&m->zd->dev, "mirror: addr %#llx, %llu pages: not a page-aligned range\n",
+			c.addr, c.npages);
+		return -EINVAL;
+	}
+	c.cpages = 0;
+	c.faults = 0;
+
+	switch (cmd) {
+	case ZDREF_HMM_READ:
+		ret = zdref_mirror_rw(m, &c, false, false);
+		break;
+	case ZDREF_HMM_READ_UNLOCKED:
+		if (!ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED)
+			return -ENOTTY;
+		ret = zdref_mirror_rw(m, &c, false, true);
+		break;
+	case ZDREF_HMM_WRITE:
+		ret = zdref_mirror_rw(m, &c, true, false);
+		break;
+	case ZDREF_HMM_MIGRATE_TO_DEV:
+		ret = zdref_mirror_migrate_to_dev(m, &c);
+		break;
+	case ZDREF_HMM_MIGRATE_TO_SYS:
+		ret = zdref_mirror_migrate_to_sys(m, &c);
+		break;
+	case ZDREF_HMM_SNAPSHOT:
+		ret = zdref_mirror_snapshot(m, &c);
+		break;
+	case ZDREF_HMM_EXCLUSIVE:
+		ret = zdref_mirror_exclusive(m, &c);
+		break;
+	case ZDREF_HMM_CHECK_EXCLUSIVE:
+		ret = zdref_mirror_check_exclusive(m, &c);
+		break;
+	case ZDREF_HMM_RELEASE:
+		ret = zdref_devmem_evict(m->zd);
+		break;
+	case ZDREF_HMM_FLAGS:
+		/*
+		 * FAIL_ALLOC makes the next large device allocation fail.
+		 * zdref's device memory comes in 4 KiB pages only: there is
+		 * no large allocation to fail, and nothing to fall back from.
+		 */
+		m->flags = c.npages;
+		ret = 0;
+		break;
+	default:
+		return -ENOTTY;
+	}
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+/*
+ * mmap of the device file itself: zeroed system pages, inserted as a
+ * mixed map, for the selftests of a mirror over such a mapping.  Device
+ * memory is never mapped by the CPU.
+ */
+static int zdref_mirror_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	unsigned long addr;
+	int ret;
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		struct page *page = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+
+		if (!page)
+			return -ENOMEM;
+		ret = vm_insert_page(vma, addr, page);
+		/* The mapping holds its own reference now. */
+		put_page(page);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int zdref_mirror_open(struct inode *inode, struct file *file)
+{
+	struct zdref_dev *zd = container_of(inode->i_cdev, struct zdref_dev, cdev);
+	struct zdref_mirror *m;
+	int ret;
+
+	if (!current->mm)
+		return -EINVAL;	/* a kernel thread has no address space to mirror */
+	m = kzalloc_obj(*m, GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->zd = zd;
+	mutex_init(&m->lock);
+	xa_init(&m->table);
+	ret = mmu_interval_notifier_insert(&m->notifier, current->mm, 0,
+					   ULONG_MAX & PAGE_MASK,
+					   &zdref_mirror_notifier_ops);
+	if (ret) {
+		kfree(m);
+		return ret;
+	}
+	mutex_lock(&zd->mirrors_lock);
+	list_add(&m->node, &zd->mirrors);
+	mutex_unlock(&zd->mirrors_lock);
+	file->private_data = m;
+	return 0;
+}
+
+/* Pages this mirror moved to the device stay there: they are the process's. */
+static int zdref_mirror_release(struct inode *inode, struct file *file)
+{
+	struct zdref_mirror *m = file->private_data;
+
+	mutex_lock(&m->zd->mirrors_lock);
+	list_del(&m->node);
+	mutex_unlock(&m->zd->mirrors_lock);
+	mmu_interval_notifier_remove(&m->notifier);
+	xa_destroy(&m->table);
+	kfree(m);
+	return 0;
+}
+
+const struct file_operations zdref_mirror_fops = {
+	.owner = THIS_MODULE,
+	.open = zdref_mirror_open,
+	.release = zdref_mirror_release,
+	.mmap = zdref_mirror_mmap,
+	.unlocked_ioctl = zdref_mirror_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+#endif /* ZDREF_HAVE_HMM_MIRROR */

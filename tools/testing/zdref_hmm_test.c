@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref_hmm_test: device-private memory (type=private) against the real
+ * module: migration to the device and back, a CPU touch bringing pages
+ * back, fork, munmap and exit while pages are on the device, rmmod while
+ * they are, and migrations racing CPU faults.  Every case writes a
+ * pattern, checks it after each step, and ends with the device's pool
+ * whole again: each device page freed exactly once, when its last
+ * reference dropped.
+ *
+ * Each case loads zdref type=private devices=2 itself and unloads it.  On
+ * kernels without CONFIG_DEVICE_PRIVATE every case is skipped after
+ * checking the load is refused with EOPNOTSUPP.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zt.h"
+#include "zdref_util.h"
+#include "../../include/uapi/zdref.h"
+
+#define PAGE		4096UL
+#define NPAGES		256UL	/* 1 MiB */
+#define TOTAL		(128UL << 8)	/* pages of region=128M */
+
+static uint64_t dev_attr(int id, const char *attr)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "../zdref%d/%s", id, attr);
+	return zdref_sysfs_u64(path);
+}
+
+/*
+ * Load two private devices, or skip where the kernel cannot have them,
+ * after checking that the load was refused and the log says why.
+ */
+static void load_private(void)
+{
+	int kmsg = zdref_kmsg_open();
+	int ret = zdref_load("type=private region=128M devices=2");
+	const char *why;
+
+	if (ret == -EOPNOTSUPP) {
+		why = strstr(zdref_kmsg_read(kmsg), "type=private needs");
+		ASSERT_TRUE(why != NULL);
+		SKIP("%.*s", (int)strcspn(why, "\n"), why);
+	}
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
+	ASSERT_EQ(dev_attr(1, "pages_free"), TOTAL);
+}
+
+/* Everything back: the pools whole, no bad free, and the module unloads. */
+static void check_whole_and_unload(void)
+{
+	int id, i;
+
+	for (id = 0; id < 2; id++) {
+		/* Frees run from the kernel's own paths: give them a moment. */
+		for (i = 0; i < 100 && dev_attr(id, "pages_free") != TOTAL; i++)
+			usleep(10000);
+		ASSERT_EQ(dev_attr(id, "pages_free"), TOTAL);
+		ASSERT_EQ(dev_attr(id, "bad_frees"), 0);
+		ASSERT_EQ(dev_attr(id, "allocs"), dev_attr(id, "frees"));
+	}
+	ASSERT_EQ(zdref_unload(), 0);
+}
+
+static int hmm_cmd(int fd, unsigned long req, void *addr, void *buf,
+		   unsigned long npages, struct zdref_hmm_cmd *out)
+{
+	struct zdref_hmm_cmd cmd = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)buf,
+		.npages = npages,
+	};
+	int ret = ioctl(fd, req, &cmd);
+
+	if (out)
+		*out = cmd;
+	return ret ? -errno : 0;
+}
+
+static int *map_pattern(unsigned long npages, int seed)
+{
+	int *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned long i;
+
+	ASSERT_TRUE(p != MAP_FAILED);
+	for (i = 0; i < npages * PAGE / sizeof(int); i++)
+		p[i] = seed + i;
+	return p;
+}
+
+static void check_pattern(const int *p, unsigned long npages, int seed)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages * PAGE / sizeof(int); i++)
+		if (p[i] != (int)(seed + i))
+			ASSERT_EQ(p[i], (int)(seed + i));
+}
+
+static void *mirror_buf(unsigned long npages)
+{
+	void *b = malloc(npages * PAGE);
+
+	ASSERT_TRUE(b != NULL);
+	return b;
+}
+
+/* Migrate @p to device 0; it must all be there, data intact. */
+static void to_device(int fd, int *p, unsigned long npages, int seed)
+{
+	struct zdref_hmm_cmd c;
+	int *b = mirror_buf(npages);
+
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_DEV, p, b, npages, &c), 0);
+	ASSERT_EQ_U(c.cpages, npages);
+	check_pattern(b, npages, seed);
+	free(b);
+}
+
+static void check_snapshot(int fd, void *p, unsigned long npages, uint8_t want)
+{
+	uint8_t *s = mirror_buf(npages);
+	unsigned long i;
+
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_SNAPSHOT, p, s, npages, NULL), 0);
+	for (i = 0; i < npages; i++)
+		if (s[i] != want)
+			ASSERT_EQ(s[i], want);
+	free(s);
+}
+
+/* To the device and back by ioctl: counted both ways, data intact. */
+static void migrate_both_ways(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	int fd, *p;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(NPAGES, 7);
+	to_device(fd, p, NPAGES, 7);
+	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL - NPAGES);
+	ASSERT_EQ(dev_attr(0, "migrated_to_dev"), NPAGES);
+	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL |
+		       ZDREF_HMM_PROT_WRITE);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, NPAGES, &c), 0);
+	ASSERT_EQ_U(c.cpages, NPAGES);
+	/* Free at zero: back in the pool as the migration finished. */
+	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
+	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(dev_attr(0, "cpu_faults"), 0);
+	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_WRITE);
+	check_pattern(p, NPAGES, 7);
+	munmap(p, NPAGES * PAGE);
+	close(fd);
+	check_whole_and_unload();
+}
+
+/* A CPU touch brings each page back through migrate_to_ram. */
+static void cpu_fault_back(const void *arg)
+{
+	int fd, *p;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(NPAGES, 11);
+	to_device(fd, p, NPAGES, 11);
+	check_pattern(p, NPAGES, 11);	/* reads: one fault per page */
+	ASSERT_EQ(dev_attr(0, "cpu_faults"), NPAGES);
+	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
+	/* Again, written this time: the write lands in system RAM. */
+	to_device(fd, p, NPAGES, 11);
+	p[0] = -1;
+	p[0] = 11;
+	check_pattern(p, NPAGES, 11);
+	munmap(p, NPAGES * PAGE);
+	close(fd);
+	check_whole_and_unload();
+}
+
+/*
+ * fork() with pages on the device: both processes map them (two
+ * references each), each sees the data, the child's writes stay its own,
+ * and the pages are freed once, when both let go.
+ */
+static void fork_after_migration(const void *arg)
+{
+	int fd, *p, status;
+	pid_t pid;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(NPAGES, 23);
+	to_device(fd, p, NPAGES, 23);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		check_pattern(p, NPAGES, 23);
+		memset(p, 0, NPAGES * PAGE);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/*
+	 * The child's touches brought the shared pages back to system RAM
+	 * (for both: migration unmaps every mapping) and its writes went
+	 * to its own copies.
+	 */
+	zt_diag("after the child: %llu of %lu pages on the device",
+		(unsigned long long)(TOTAL - dev_attr(0, "pages_free")), NPAGES);
+	ASSERT_GE(dev_attr(0, "cpu_faults"), 1);
+	check_pattern(p, NPAGES, 23);
+	munmap(p, NPAGES * PAGE);
+	close(fd);
+	check_whole_and_unload();
+}
+
+/* munmap of pages on the device frees them, with no migration back. */
+static void munmap_on_device(const void *arg)
+{
+	int fd, *p;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(NPAGES, 31);
+	to_device(fd, p, NPAGES, 31);
+	ASSERT_EQ(munmap(p, NPAGES * PAGE), 0);
+	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
+	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), 0);
+	ASSERT_EQ(dev_attr(0, "frees"), NPAGES);
+	close(fd);
+	check_whole_and_unload();
+}
+
+/*
+ * A process that exits (or is killed) with pages on the device frees them;
+ * until then they hold the module: rmmod is refused, file closed or not.
+ */
+static void exit_on_device(const void *arg)
+{
+	int fd, *p, status, go[2];
+	pid_t pid;
+
+	load_private();
+	ASSERT_EQ(pipe(go), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid != 0)
+		close(go[1]);	/* a child that fails ends the read below */
+	if (pid == 0) {
+		char c;
+
+		fd = open(ZDREF_DEV, O_RDWR);
+		ASSERT_GE(fd, 0);
+		p = map_pattern(NPAGES, 41);
+		to_device(fd, p, NPAGES, 41);
+		close(fd);
+		ASSERT_EQ(write(go[1], "m", 1), 1);
+		ASSERT_EQ(read(go[0], &c, 1), 1);	/* killed here */
+		_exit(1);
+	}
+	{
+		char c;
+
+		ASSERT_EQ(read(go[0], &c, 1), 1);
+	}
+	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL - NPAGES);
+	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
+	ASSERT_EQ(kill(pid, SIGKILL), 0);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), 0);
+	check_whole_and_unload();
+}
+
+/* RELEASE evicts every page of the device, whoever maps it. */
+static void release_evicts(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	int fd, fd1, *p, *q;
+	void *b;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	fd1 = open("/dev/zdref1", O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(fd1, 0);
+	p = map_pattern(NPAGES, 53);
+	q = map_pattern(NPAGES, 59);
+	to_device(fd, p, NPAGES, 53);
+	b = mirror_buf(NPAGES);
+	ASSERT_EQ(hmm_cmd(fd1, ZDREF_HMM_MIGRATE_TO_DEV, q, b, NPAGES, &c), 0);
+	ASSERT_EQ_U(c.cpages, NPAGES);
+	free(b);
+	/* Device 1's pages are remote to device 0: not visible to it. */
+	check_snapshot(fd, q, NPAGES, ZDREF_HMM_PROT_NONE);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_RELEASE, p, NULL, 0, NULL), 0);
+	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
+	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(dev_attr(1, "pages_free"), TOTAL - NPAGES);
+	check_pattern(p, NPAGES, 53);
+	ASSERT_EQ(dev_attr(0, "cpu_faults"), 0);
+	check_pattern(q, NPAGES, 59);
+	ASSERT_EQ(dev_attr(1, "cpu_faults"), NPAGES);
+	close(fd);
+	close(fd1);
+	check_whole_and_unload();
+}
+
+struct race {
+	int fd;
+	int *p;
+	volatile int stop;
+	unsigned long rounds;
+};
+
+static void *migrator(void *arg)
+{
+	struct race *r = arg;
+	void *b = mirror_buf(NPAGES);
+
+	while (!r->stop) {
+		/* Pages the CPU holds at the moment stay behind: fine. */
+		hmm_cmd(r->fd, ZDREF_HMM_MIGRATE_TO_DEV, r->p, b, NPAGES, NULL);
+		r->rounds++;
+	}
+	free(b);
+	return NULL;
+}
+
+/*
+ * Migrations to the device racing CPU reads and writes of the same pages
+ * (each CPU access pulls its page back): no data lost, every page freed
+ * once.
+ */
+static void migrate_fault_race(const void *arg)
+{
+	struct race r = { 0 };
+	pthread_t t;
+	unsigned long i, n, round;
+
+	load_private();
+	r.fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(r.fd, 0);
+	r.p = map_pattern(NPAGES, 0);
+	n = NPAGES * PAGE / sizeof(int);
+	ASSERT_EQ(pthread_create(&t, NULL, migrator, &r), 0);
+	for (round = 1; round <= 20; round++)
+		for (i = 0; i < n; i += PAGE / sizeof(int) / 4) {
+			ASSERT_EQ(r.p[i], (int)(round - 1 + i));
+			r.p[i] = round + i;
+		}
+	r.stop = 1;
+	pthread_join(t, NULL);
+	zt_diag("%lu migrations, %llu CPU faults", r.rounds,
+		(unsigned long long)dev_attr(0, "cpu_faults"));
+	ASSERT_GT(dev_attr(0, "cpu_faults"), 0);
+	for (i = 0; i < n; i += PAGE / sizeof(int) / 4)
+		ASSERT_EQ(r.p[i], (int)(20 + i));
+	munmap(r.p, NPAGES * PAGE);
+	close(r.fd);
+	check_whole_and_unload();
+}
+
+/* Bad requests: a clear error, nothing moved. */
+static void bad_requests(const void *arg)
+{
+	int fd, *p;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(4, 3);
+	ASSERT_ERRNO(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_DEV, (char *)p + 1, NULL, 1, NULL), EINVAL);
+	ASSERT_ERRNO(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_DEV, p, NULL, 0, NULL), EINVAL);
+	ASSERT_ERRNO(hmm_cmd(fd, ZDREF_HMM_READ, p, NULL, 1UL << 60, NULL), EINVAL);
+	ASSERT_ERRNO(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_DEV, NULL, NULL, 1, NULL), EINVAL);
+	ASSERT_EQ(ioctl(fd, _IO('H', 0x7f)), -1);
+	ASSERT_EQ(errno, ENOTTY);
+	ASSERT_EQ(dev_attr(0, "allocs"), 0);
+	munmap(p, 4 * PAGE);
+	close(fd);
+	check_whole_and_unload();
+}
+
+static const struct zt_test tests[] = {
+	ZT(migrate_both_ways, NULL),
+	ZT(cpu_fault_back, NULL),
+	ZT(fork_after_migration, NULL),
+	ZT(munmap_on_device, NULL),
+	ZT(exit_on_device, NULL),
+	ZT(release_evicts, NULL),
+	ZT(migrate_fault_race, NULL),
+	ZT(bad_requests, NULL),
+};
+
+int main(void)
+{
+	if (zdref_loaded())
+		zdref_unload();
+	return zt_run(tests, ZT_COUNT(tests));
+}
