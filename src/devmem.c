@@ -35,6 +35,7 @@
 
 /* Device pages evicted per migrate_device_range() call. */
 #define ZDREF_EVICT_BATCH	64
+#define ZDREF_EVICT_PASSES	16
 
 /**
  * zdref_devmem_alloc() - take a device-private page out of the pool
@@ -81,7 +82,7 @@ void zdref_devmem_freed(struct zdref_dev *zd, struct page *page)
 	struct page *backing = page->zone_device_data;
 
 	page->zone_device_data = NULL;
-	/* A mirror's table may still hold it until its next invalidation. */
+	/* Mirror entries hold their own references: see mirror.c. */
 	if (backing)
 		put_page(backing);
 }
@@ -111,6 +112,12 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 {
 	unsigned long i, addr, n = 0;
 
+	/*
+	 * zdref's own migrations keep mirror entries (see mirror.c): every
+	 * mirror of the device forgets these pages before they are copied,
+	 * so that no device write lands after the copy.
+	 */
+	zdref_mirrors_forget(zd, args);
 	for (i = 0, addr = args->start; i < args->npages; i++, addr += PAGE_SIZE) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		struct page *dpage;
@@ -127,11 +134,6 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 			       (args->src[i] & MIGRATE_PFN_WRITE);
 		n++;
 	}
-	/*
-	 * zdref's own migrations are not invalidations for its mirrors (see
-	 * mirror.c): they forget these pages themselves.
-	 */
-	zdref_mirrors_forget(zd, args->vma->vm_mm, args->start, args->end);
 	return n;
 }
 
@@ -255,14 +257,16 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
  * Each process that had pages on the device finds them in system RAM,
  * unchanged.  Mirrors forget them through their invalidations.  A page
  * that a concurrent migration holds locked is skipped by a pass: passes
- * repeat until one finds nothing left to move.
+ * repeat until one finds nothing left to move, ZDREF_EVICT_PASSES at most
+ * (processes may keep migrating pages in).
  *
- * Return: 0, or -ENOMEM.
+ * Return: 0, -ENOMEM, or -EBUSY if pages still moved in the last pass.
  */
 int zdref_devmem_evict(struct zdref_dev *zd)
 {
 	unsigned long first = zd->pfn_first, total = zdref_pages_total(zd);
 	unsigned long *src, *dst, pfn, n, moved;
+	int pass = 0;
 
 	src = kcalloc(ZDREF_EVICT_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kcalloc(ZDREF_EVICT_BATCH, sizeof(*dst), GFP_KERNEL);
@@ -279,10 +283,10 @@ int zdref_devmem_evict(struct zdref_dev *zd)
 			cond_resched();
 		}
 		atomic64_add(moved, &zd->migrated_to_ram);
-	} while (moved);
+	} while (moved && ++pass < ZDREF_EVICT_PASSES);
 	kfree(src);
 	kfree(dst);
-	return 0;
+	return moved ? -EBUSY : 0;
 }
 
 #endif /* ZDREF_HAVE_HMM_MIRROR */

@@ -108,7 +108,7 @@ static void zdref_dev_release(struct device *dev)
 	kfree(container_of(dev, struct zdref_dev, dev));
 }
 
-/* Bring up device @id: its range, pagemap, pool and node. */
+/* Bring up device @id: its range, pagemap and pool; no node yet. */
 static int zdref_dev_create(int id, enum zdref_type ztype)
 {
 	struct zdref_dev *zd;
@@ -137,19 +137,10 @@ static int zdref_dev_create(int id, enum zdref_type ztype)
 	ret = zdref_pool_init(zd);
 	if (ret)
 		goto err_pagemap;
-	ret = zdref_chardev_add(zd);
-	if (ret)
-		goto err_pool;
 
 	zdref_devs[id] = zd;
-	pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s\n",
-		dev_name(&zd->dev), zdref_type_name(zd->type), zd->res,
-		zdref_pages_total(zd), 4UL << zd->order,
-		zd->order ? ", mapped by PMD" : "");
 	return 0;
 
-err_pool:
-	zdref_pool_exit(zd);
 err_pagemap:
 	zdref_pagemap_remove(zd);
 err_region:
@@ -163,7 +154,6 @@ err_put:
 
 static void zdref_dev_destroy(struct zdref_dev *zd)
 {
-	zdref_chardev_remove(zd);
 	zdref_pool_exit(zd);
 	zdref_pagemap_remove(zd);
 	zdref_region_release(zd);
@@ -219,8 +209,24 @@ static int __init zdref_init(void)
 		if (ret)
 			goto err_devs;
 	}
+	/* Nodes last: no file can be open on a device a later failure undoes. */
+	for (id = 0; id < devices; id++) {
+		struct zdref_dev *zd = zdref_devs[id];
+
+		ret = zdref_chardev_add(zd);
+		if (ret)
+			goto err_nodes;
+		pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s\n",
+			dev_name(&zd->dev), zdref_type_name(zd->type), zd->res,
+			zdref_pages_total(zd), 4UL << zd->order,
+			zd->order ? ", mapped by PMD" : "");
+	}
 	return 0;
 
+err_nodes:
+	while (id--)
+		zdref_chardev_remove(zdref_devs[id]);
+	id = devices;
 err_devs:
 	while (id--)
 		zdref_dev_destroy(zdref_devs[id]);
@@ -232,8 +238,11 @@ err_chardev:
 
 static void __exit zdref_exit(void)
 {
-	int id = devices;
+	int id;
 
+	for (id = 0; id < devices; id++)
+		zdref_chardev_remove(zdref_devs[id]);
+	id = devices;
 	while (id--)
 		zdref_dev_destroy(zdref_devs[id]);
 	zdref_inode_exit();

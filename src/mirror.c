@@ -10,13 +10,20 @@
  * user ABI is that of the kernel's HMM test device (uapi/zdref.h), so
  * that tools/testing/selftests/mm/hmm-tests runs against zdref.
  *
- * The table holds no page references: like a device's page table, it is
- * kept coherent by an interval notifier on the whole address space, which
- * drops entries whenever the CPU's page tables change under them.  The one
- * event it ignores is a migration zdref itself started for this device
- * (MMU_NOTIFY_MIGRATE with the device as owner): migrating to the device
- * maps the new device pages into the table, migrating back forgets them
- * in every mirror of the device (zdref_mirrors_forget()).
+ * Like a device's page table, the table is kept coherent by an interval
+ * notifier on the whole address space, which drops entries whenever the
+ * CPU's page tables change under them.  The one event that keeps them is
+ * a migration zdref itself started for this device (MMU_NOTIFY_MIGRATE
+ * with the device as owner): a migration forgets, in every mirror of the
+ * device, the entries of the pages it selected (zdref_mirrors_forget())
+ * before it copies them, and migrating to the device maps the new pages.
+ * Such an event still moves the notifier's sequence, so that a fault
+ * racing the migration retries instead of storing what it moved.
+ *
+ * Entries of system RAM hold no reference (a migration would find the
+ * page pinned); entries of device memory hold one on the backing page
+ * (marked ZDREF_MIRROR_REF), so that an entry that outlives its device
+ * page, racing a munmap, still points to a page of its own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -40,6 +47,9 @@
 
 /* Tries of a migration to the device that leaves pages behind. */
 #define ZDREF_MIGRATE_TRIES	3
+
+/* An entry that holds a reference on its (backing) page. */
+#define ZDREF_MIRROR_REF	XA_MARK_1
 
 /* Pages faulted or snapshotted per hmm_range_fault() call. */
 #define ZDREF_MIRROR_BATCH	32
@@ -69,6 +79,14 @@ struct zdref_mirror {
 	u64 flags;
 };
 
+static void zdref_mirror_drop(struct zdref_mirror *m, unsigned long index,
+			      void *entry)
+{
+	if (xa_get_mark(&m->table, index, ZDREF_MIRROR_REF))
+		put_page(xa_untag_pointer(entry));
+	xa_erase(&m->table, index);
+}
+
 static void zdref_mirror_erase(struct zdref_mirror *m, unsigned long start,
 			       unsigned long end)
 {
@@ -78,16 +96,59 @@ static void zdref_mirror_erase(struct zdref_mirror *m, unsigned long start,
 	lockdep_assert_held(&m->lock);
 	xa_for_each_range(&m->table, index, entry, start >> PAGE_SHIFT,
 			  (end - 1) >> PAGE_SHIFT)
-		xa_erase(&m->table, index);
+		zdref_mirror_drop(m, index, entry);
 }
 
-static int zdref_mirror_set(struct zdref_mirror *m, unsigned long addr,
-			    struct page *page, enum zdref_pte pte)
+/*
+ * Reserve the table's slots for [@start, @end) before taking @m->lock:
+ * the stores under it, which the notifier may wait for from reclaim,
+ * then allocate nothing.  zdref_mirror_unreserve() undoes what is left.
+ */
+static int zdref_mirror_reserve(struct zdref_mirror *m, unsigned long start,
+				unsigned long end)
 {
+	unsigned long addr;
+	int ret;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		ret = xa_reserve(&m->table, addr >> PAGE_SHIFT, GFP_KERNEL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void zdref_mirror_unreserve(struct zdref_mirror *m, unsigned long start,
+				   unsigned long end)
+{
+	unsigned long addr;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE)
+		xa_release(&m->table, addr >> PAGE_SHIFT);
+}
+
+/* Map @addr to @page; @ref: @page is a backing page, to hold. */
+static int zdref_mirror_set(struct zdref_mirror *m, unsigned long addr,
+			    struct page *page, enum zdref_pte pte, bool ref)
+{
+	unsigned long index = addr >> PAGE_SHIFT;
+	bool had_ref = xa_get_mark(&m->table, index, ZDREF_MIRROR_REF);
+	void *old;
+
 	lockdep_assert_held(&m->lock);
-	/* Atomic: the notifier takes @lock from reclaim. */
-	return xa_err(xa_store(&m->table, addr >> PAGE_SHIFT,
-			       xa_tag_pointer(page, pte), GFP_ATOMIC));
+	/* Atomic, and normally into a reserved slot: see above. */
+	old = xa_store(&m->table, index, xa_tag_pointer(page, pte), GFP_ATOMIC);
+	if (xa_is_err(old))
+		return xa_err(old);
+	if (ref) {
+		get_page(page);
+		xa_set_mark(&m->table, index, ZDREF_MIRROR_REF);
+	} else {
+		xa_clear_mark(&m->table, index, ZDREF_MIRROR_REF);
+	}
+	if (old && had_ref)
+		put_page(xa_untag_pointer(old));
+	return 0;
 }
 
 static bool zdref_mirror_invalidate(struct mmu_interval_notifier *mni,
@@ -96,14 +157,14 @@ static bool zdref_mirror_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct zdref_mirror *m = container_of(mni, struct zdref_mirror, notifier);
 
-	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == m->zd)
-		return true;
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&m->lock);
 	else if (!mutex_trylock(&m->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
-	zdref_mirror_erase(m, range->start, range->end);
+	/* zdref's own migrations keep entries: see the top of this file. */
+	if (range->event != MMU_NOTIFY_MIGRATE || range->owner != m->zd)
+		zdref_mirror_erase(m, range->start, range->end);
 	mutex_unlock(&m->lock);
 	return true;
 }
@@ -113,23 +174,32 @@ static const struct mmu_interval_notifier_ops zdref_mirror_notifier_ops = {
 };
 
 /**
- * zdref_mirrors_forget() - drop mirror entries of pages leaving the device
- * @zd: the device
- * @mm: the address space the pages were mapped in
- * @start: page-aligned start of the range
- * @end: page-aligned end of the range
+ * zdref_mirrors_forget() - drop mirror entries of the pages a migration moves
+ * @zd: the device migrating them
+ * @args: the migration, set up: the pages it selected are forgotten by
+ *	every mirror of @zd on its mm
  */
-void zdref_mirrors_forget(struct zdref_dev *zd, struct mm_struct *mm,
-			  unsigned long start, unsigned long end)
+void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args)
 {
+	struct mm_struct *mm = args->vma->vm_mm;
 	struct zdref_mirror *m;
+	unsigned long i;
+	void *entry;
 
 	mutex_lock(&zd->mirrors_lock);
 	list_for_each_entry(m, &zd->mirrors, node) {
 		if (m->notifier.mm != mm)
 			continue;
 		mutex_lock(&m->lock);
-		zdref_mirror_erase(m, start, end);
+		for (i = 0; i < args->npages; i++) {
+			unsigned long index = (args->start >> PAGE_SHIFT) + i;
+
+			if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+				continue;
+			entry = xa_load(&m->table, index);
+			if (entry)
+				zdref_mirror_drop(m, index, entry);
+		}
 		mutex_unlock(&m->lock);
 	}
 	mutex_unlock(&zd->mirrors_lock);
@@ -163,6 +233,23 @@ static int zdref_mirror_copy(struct zdref_mirror *m, unsigned long start,
 	return 0;
 }
 
+/* hmm_range_fault(), with the mmap lock taken here or (@unlocked) by it. */
+static int zdref_mirror_hmm_fault(struct hmm_range *range, struct mm_struct *mm,
+				  bool unlocked)
+{
+	int ret;
+
+#if ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED
+	if (unlocked)
+		return hmm_range_fault_unlocked_timeout(range, 0);
+#endif
+	range->notifier_seq = mmu_interval_read_begin(range->notifier);
+	mmap_read_lock(mm);
+	ret = hmm_range_fault(range);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 /*
  * Fault one batch in, as a device would on a miss in its page table, and
  * map it into the table.  The table stores, for a page of this device's
@@ -176,24 +263,18 @@ static int zdref_mirror_fault_batch(struct zdref_mirror *m,
 	unsigned long addr, *pfn;
 	int ret;
 
+	ret = zdref_mirror_reserve(m, range->start, range->end);
+	if (ret)
+		goto out;
 	for (;;) {
+		ret = -EBUSY;
 		if (time_after(jiffies, timeout))
-			return -EBUSY;
-#if ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED
-		if (unlocked) {
-			ret = hmm_range_fault_unlocked_timeout(range, 0);
-		} else
-#endif
-		{
-			range->notifier_seq = mmu_interval_read_begin(range->notifier);
-			mmap_read_lock(mm);
-			ret = hmm_range_fault(range);
-			mmap_read_unlock(mm);
-		}
+			goto out;
+		ret = zdref_mirror_hmm_fault(range, mm, unlocked);
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
-			return ret;
+			goto out;
 		mutex_lock(&m->lock);
 		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
 			break;
@@ -204,14 +285,19 @@ static int zdref_mirror_fault_batch(struct zdref_mirror *m,
 	     addr += PAGE_SIZE, pfn++) {
 		struct page *page = hmm_pfn_to_page(*pfn);
 		struct page *backing = zdref_devmem_backing(m->zd, page);
+		enum zdref_pte pte = *pfn & HMM_PFN_WRITE ? ZDREF_PTE_WRITE :
+							    ZDREF_PTE_READ;
 
-		ret = zdref_mirror_set(m, addr, backing ?: page,
-				       *pfn & HMM_PFN_WRITE ? ZDREF_PTE_WRITE :
-							      ZDREF_PTE_READ);
+		/* Never a device page itself: it has no kernel mapping. */
+		if (is_device_private_page(page) && !backing)
+			continue;
+		ret = zdref_mirror_set(m, addr, backing ?: page, pte, backing);
 		if (ret)
 			break;
 	}
 	mutex_unlock(&m->lock);
+out:
+	zdref_mirror_unreserve(m, range->start, range->end);
 	return ret;
 }
 
@@ -248,7 +334,7 @@ static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
 	void *buf;
 	int ret;
 
-	buf = vmalloc(size);
+	buf = __vmalloc(size, GFP_KERNEL | __GFP_NOWARN);
 	if (!buf)
 		return -ENOMEM;
 	ret = -EFAULT;
@@ -259,6 +345,9 @@ static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
 		ret = zdref_mirror_copy(m, start, start + size, buf, write, &cmd->cpages);
 		mutex_unlock(&m->lock);
 		if (ret != -ENOENT)
+			break;
+		ret = -EINTR;
+		if (fatal_signal_pending(current))
 			break;
 		ret = zdref_mirror_fault(m, start + (cmd->cpages << PAGE_SHIFT),
 					 start + size, write, unlocked);
@@ -293,7 +382,7 @@ static int zdref_mirror_read_table(struct zdref_mirror *m,
 				   struct zdref_hmm_cmd *cmd)
 {
 	unsigned long size = cmd->npages << PAGE_SHIFT;
-	void *buf = vmalloc(size);
+	void *buf = __vmalloc(size, GFP_KERNEL | __GFP_NOWARN);
 	int ret;
 
 	if (!buf)
@@ -313,6 +402,12 @@ static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *arg
 {
 	unsigned long i;
 
+	/*
+	 * Every mirror of the device forgets the range's pages before they
+	 * are copied: a device write after the copy would be lost, and the
+	 * system pages that move are freed.
+	 */
+	zdref_mirrors_forget(m->zd, args);
 	for (i = 0; i < args->npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		struct page *dpage;
@@ -342,6 +437,8 @@ static unsigned long zdref_mirror_map_moved(struct zdref_mirror *m,
 {
 	unsigned long i, addr, moved = 0;
 
+	/* Without its slot, a page is missed by the READ below: -ENOENT. */
+	zdref_mirror_reserve(m, args->start, args->end);
 	mutex_lock(&m->lock);
 	for (i = 0, addr = args->start; i < args->npages; i++, addr += PAGE_SIZE) {
 		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
@@ -349,12 +446,12 @@ static unsigned long zdref_mirror_map_moved(struct zdref_mirror *m,
 		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		moved++;
-		/* On failure the READ below misses the page: -ENOENT. */
 		zdref_mirror_set(m, addr, dpage->zone_device_data,
 				 args->dst[i] & MIGRATE_PFN_WRITE ?
-				 ZDREF_PTE_WRITE : ZDREF_PTE_READ);
+				 ZDREF_PTE_WRITE : ZDREF_PTE_READ, true);
 	}
 	mutex_unlock(&m->lock);
+	zdref_mirror_unreserve(m, args->start, args->end);
 	return moved;
 }
 
@@ -373,6 +470,79 @@ static int zdref_mirror_piece(struct mm_struct *mm, unsigned long addr,
 	*next = min3(end, (*vma)->vm_end,
 		     ALIGN(addr + 1, PTRS_PER_PTE << PAGE_SHIFT));
 	return 0;
+}
+
+/*
+ * What the CPU's page tables say of one batch, faulting nothing; on
+ * success, with @m->lock held and the answer still valid.
+ */
+static int zdref_mirror_walk_batch(struct zdref_mirror *m, struct hmm_range *range)
+{
+	struct mm_struct *mm = m->notifier.mm;
+	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&m->lock);
+		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
+			return 0;
+		mutex_unlock(&m->lock);
+	}
+}
+
+/*
+ * Map into the table the pages of [@start, @end) that are in this device's
+ * memory: after a migration to the device, when an invalidation that left
+ * them in place (khugepaged giving up a collapse, say) dropped entries.
+ */
+static int zdref_mirror_remap_device(struct zdref_mirror *m, unsigned long start,
+				     unsigned long end)
+{
+	unsigned long pfns[ZDREF_MIRROR_BATCH], addr, i;
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.hmm_pfns = pfns,
+		.dev_private_owner = m->zd,
+	};
+	struct mm_struct *mm = m->notifier.mm;
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -EINVAL;
+	for (range.start = start; range.start < end; range.start = range.end) {
+		range.end = min(end, range.start + (ZDREF_MIRROR_BATCH << PAGE_SHIFT));
+		ret = zdref_mirror_reserve(m, range.start, range.end);
+		if (!ret)
+			ret = zdref_mirror_walk_batch(m, &range);
+		if (ret) {
+			zdref_mirror_unreserve(m, range.start, range.end);
+			break;
+		}
+		for (i = 0, addr = range.start; addr < range.end; i++, addr += PAGE_SIZE) {
+			struct page *backing;
+
+			if (!(pfns[i] & HMM_PFN_VALID))
+				continue;
+			backing = zdref_devmem_backing(m->zd, hmm_pfn_to_page(pfns[i]));
+			if (backing)
+				zdref_mirror_set(m, addr, backing, pfns[i] & HMM_PFN_WRITE ?
+						 ZDREF_PTE_WRITE : ZDREF_PTE_READ, true);
+		}
+		mutex_unlock(&m->lock);
+		zdref_mirror_unreserve(m, range.start, range.end);
+	}
+	mmput(mm);
+	return ret;
 }
 
 static int zdref_mirror_migrate_to_dev(struct zdref_mirror *m,
@@ -429,7 +599,11 @@ out_free:
 	if (ret)
 		return ret;
 	/* Done if the device now holds every page of the range. */
-	return zdref_mirror_read_table(m, cmd);
+	ret = zdref_mirror_read_table(m, cmd);
+	if (ret != -ENOENT)
+		return ret;
+	ret = zdref_mirror_remap_device(m, cmd->addr, end);
+	return ret ?: zdref_mirror_read_table(m, cmd);
 }
 
 static int zdref_mirror_migrate_to_sys(struct zdref_mirror *m,
@@ -485,31 +659,15 @@ static u8 zdref_mirror_prot(struct zdref_mirror *m, unsigned long entry)
 	return prot;
 }
 
-/* One batch of SNAPSHOT: what the CPU's page tables say, faulting nothing. */
+/* One batch of SNAPSHOT. */
 static int zdref_mirror_snapshot_batch(struct zdref_mirror *m,
 				       struct hmm_range *range, u8 *prot)
 {
-	struct mm_struct *mm = m->notifier.mm;
-	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
-	int ret;
+	int ret = zdref_mirror_walk_batch(m, range);
 
-	for (;;) {
-		if (time_after(jiffies, timeout))
-			return -EBUSY;
-		range->notifier_seq = mmu_interval_read_begin(range->notifier);
-		mmap_read_lock(mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(mm);
-		if (ret == -EBUSY)
-			continue;
-		if (ret)
-			return ret;
-		mutex_lock(&m->lock);
-		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
-			break;
-		mutex_unlock(&m->lock);
-	}
+	if (ret)
+		return ret;
 	for (i = 0; i < n; i++)
 		prot[i] = zdref_mirror_prot(m, range->hmm_pfns[i]);
 	mutex_unlock(&m->lock);
@@ -568,7 +726,7 @@ static int zdref_mirror_exclusive(struct zdref_mirror *m, struct zdref_hmm_cmd *
 			break;
 		}
 		mutex_lock(&m->lock);
-		ret = zdref_mirror_set(m, addr, page, ZDREF_PTE_ATOMIC);
+		ret = zdref_mirror_set(m, addr, page, ZDREF_PTE_ATOMIC, false);
 		mutex_unlock(&m->lock);
 		folio_unlock(folio);
 		folio_put(folio);
@@ -728,6 +886,9 @@ static int zdref_mirror_release(struct inode *inode, struct file *file)
 	list_del(&m->node);
 	mutex_unlock(&m->zd->mirrors_lock);
 	mmu_interval_notifier_remove(&m->notifier);
+	mutex_lock(&m->lock);
+	zdref_mirror_erase(m, 0, ULONG_MAX & PAGE_MASK);
+	mutex_unlock(&m->lock);
 	xa_destroy(&m->table);
 	kfree(m);
 	return 0;

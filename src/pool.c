@@ -127,8 +127,10 @@ struct page *zdref_page_alloc(struct zdref_dev *zd)
 	/* Its contents live in a system page: zeroed there, unlocked here. */
 	if (zd->type == ZDREF_TYPE_PRIVATE) {
 		page = zdref_devmem_alloc(zd);
-		if (page)
+		if (page) {
+			clear_highpage(page->zone_device_data);
 			unlock_page(page);
+		}
 		return page;
 	}
 #endif

@@ -163,8 +163,8 @@ int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 			struct page *fault_page, unsigned long *moved);
 vm_fault_t zdref_devmem_migrate_to_ram(struct vm_fault *vmf);
 int zdref_devmem_evict(struct zdref_dev *zd);
-void zdref_mirrors_forget(struct zdref_dev *zd, struct mm_struct *mm,
-			  unsigned long start, unsigned long end);
+struct migrate_vma;
+void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args);
 extern const struct file_operations zdref_mirror_fops;
 #endif
 
