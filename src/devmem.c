@@ -51,7 +51,8 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd)
 {
 	struct page *backing, *page;
 
-	backing = alloc_page(GFP_HIGHUSER);
+	/* Charged to whoever moves data to the device, as their own RAM. */
+	backing = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
 	if (!backing)
 		return NULL;
 	page = zdref_pool_take(zd);

@@ -21,9 +21,10 @@
  * racing the migration retries instead of storing what it moved.
  *
  * Entries of system RAM hold no reference (a migration would find the
- * page pinned); entries of device memory hold one on the backing page
- * (marked ZDREF_MIRROR_REF), so that an entry that outlives its device
- * page, racing a munmap, still points to a page of its own.
+ * page pinned); entries of device memory hold one on the backing page,
+ * and exclusive entries one on their page (marked ZDREF_MIRROR_REF), so
+ * that an entry that outlives its page, racing a munmap, still points to
+ * a page of its own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -54,11 +55,15 @@
 /* Pages faulted or snapshotted per hmm_range_fault() call. */
 #define ZDREF_MIRROR_BATCH	32
 
-/* What a table entry allows, in the low bits of its page pointer. */
+/*
+ * What a table entry allows, in the low bits of its page pointer: an
+ * xa_tag_pointer() tag, 0, 1 or 3 (2 would read as an XArray internal
+ * entry).
+ */
 enum zdref_pte {
 	ZDREF_PTE_READ = 0,
 	ZDREF_PTE_WRITE = 1,
-	ZDREF_PTE_ATOMIC = 2,	/* exclusive: the CPU's PTE is a device entry */
+	ZDREF_PTE_ATOMIC = 3,	/* exclusive: the CPU's PTE is a device entry */
 };
 
 /**
@@ -127,7 +132,7 @@ static void zdref_mirror_unreserve(struct zdref_mirror *m, unsigned long start,
 		xa_release(&m->table, addr >> PAGE_SHIFT);
 }
 
-/* Map @addr to @page; @ref: @page is a backing page, to hold. */
+/* Map @addr to @page; @ref: hold @page (a backing or exclusive page). */
 static int zdref_mirror_set(struct zdref_mirror *m, unsigned long addr,
 			    struct page *page, enum zdref_pte pte, bool ref)
 {
@@ -707,7 +712,13 @@ static int zdref_mirror_snapshot(struct zdref_mirror *m, struct zdref_hmm_cmd *c
 	return ret;
 }
 
-/* EXCLUSIVE: the device takes the pages for atomic access. */
+/*
+ * EXCLUSIVE: the device takes the pages for atomic access.  No retry on
+ * the notifier's sequence here: make_device_exclusive() of a page that is
+ * exclusive already first restores it, an invalidation, so a retry would
+ * never end.  The entry holds a reference instead, so that one outliving
+ * its page (a munmap racing the store) never points to a freed page.
+ */
 static int zdref_mirror_exclusive(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd)
 {
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr;
@@ -720,14 +731,19 @@ static int zdref_mirror_exclusive(struct zdref_mirror *m, struct zdref_hmm_cmd *
 		return -EINVAL;
 	mmap_read_lock(mm);
 	for (addr = cmd->addr; addr < end; addr += PAGE_SIZE) {
+		ret = zdref_mirror_reserve(m, addr, addr + PAGE_SIZE);
+		if (ret)
+			break;
 		page = make_device_exclusive(mm, addr, m->zd, &folio);
 		if (IS_ERR(page)) {
+			zdref_mirror_unreserve(m, addr, addr + PAGE_SIZE);
 			ret = PTR_ERR(page);
 			break;
 		}
 		mutex_lock(&m->lock);
-		ret = zdref_mirror_set(m, addr, page, ZDREF_PTE_ATOMIC, false);
+		ret = zdref_mirror_set(m, addr, page, ZDREF_PTE_ATOMIC, true);
 		mutex_unlock(&m->lock);
+		zdref_mirror_unreserve(m, addr, addr + PAGE_SIZE);
 		folio_unlock(folio);
 		folio_put(folio);
 		if (ret)
@@ -836,7 +852,7 @@ static int zdref_mirror_mmap(struct file *file, struct vm_area_struct *vma)
 	int ret;
 
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+		struct page *page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
 
 		if (!page)
 			return -ENOMEM;
