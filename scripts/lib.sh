@@ -84,3 +84,15 @@ zdref_unpack_source() {
 	fi
 	SRC_VERSION=$ver
 }
+
+# zdref_tap ok|fail|skip NAME [REASON]: one TAP line of a test script that
+# prints its own stream (scripts/dkms-test, scripts/hmm-tests), numbered
+# in the script's $n, failures counted in its $failures.
+zdref_tap() {
+	n=$((n + 1))
+	case "$1" in
+	ok) echo "ok $n $2" ;;
+	skip) echo "ok $n $2 # SKIP $3" ;;
+	*) failures=$((failures + 1)); echo "not ok $n $2" ;;
+	esac
+}

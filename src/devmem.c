@@ -103,6 +103,30 @@ struct page *zdref_devmem_backing(struct zdref_dev *zd, struct page *page)
 }
 
 /*
+ * Give @dpage, a system page, the data of @spage, a device page, for a
+ * migration whose source entry is @src: the destination entry.
+ */
+static unsigned long zdref_devmem_fill(struct page *dpage, struct page *spage,
+				       unsigned long src)
+{
+	lock_page(dpage);
+	copy_highpage(dpage, spage->zone_device_data);
+	return migrate_pfn(page_to_pfn(dpage)) | (src & MIGRATE_PFN_WRITE);
+}
+
+/* Entries of @src and @dst, @n each, that did move. */
+static unsigned long zdref_migrated(const unsigned long *src,
+				    const unsigned long *dst, unsigned long n)
+{
+	unsigned long i, moved = 0;
+
+	for (i = 0; i < n; i++)
+		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
+			moved++;
+	return moved;
+}
+
+/*
  * For each device page of @args that migrates, a system page with its
  * data.  A page that cannot have one stays on the device.
  *
@@ -129,23 +153,9 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
 		if (!dpage)
 			continue;
-		lock_page(dpage);
-		copy_highpage(dpage, spage->zone_device_data);
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-			       (args->src[i] & MIGRATE_PFN_WRITE);
+		args->dst[i] = zdref_devmem_fill(dpage, spage, args->src[i]);
 		n++;
 	}
-	return n;
-}
-
-/* Pages of @args that did move. */
-static unsigned long zdref_migrated(const struct migrate_vma *args)
-{
-	unsigned long i, n = 0;
-
-	for (i = 0; i < args->npages; i++)
-		if (args->dst[i] && (args->src[i] & MIGRATE_PFN_MIGRATE))
-			n++;
 	return n;
 }
 
@@ -188,7 +198,7 @@ int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 	wanted = args.cpages;
 	given = wanted ? zdref_devmem_copy_out(zd, &args) : 0;
 	migrate_vma_pages(&args);
-	*moved = zdref_migrated(&args);
+	*moved = zdref_migrated(args.src, args.dst, args.npages);
 	migrate_vma_finalize(&args);
 	atomic64_add(*moved, &zd->migrated_to_ram);
 	ret = given < wanted ? -ENOMEM : 0;
@@ -226,7 +236,7 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
 					      unsigned long *dst,
 					      unsigned long pfn, unsigned long n)
 {
-	unsigned long i, moved = 0;
+	unsigned long i, moved;
 
 	migrate_device_range(src, pfn, n);
 	for (i = 0; i < n; i++) {
@@ -238,15 +248,10 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
 			continue;
 		/* Eviction must not fail: the device is going away. */
 		dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		lock_page(dpage);
-		copy_highpage(dpage, spage->zone_device_data);
-		dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-			 (src[i] & MIGRATE_PFN_WRITE);
+		dst[i] = zdref_devmem_fill(dpage, spage, src[i]);
 	}
 	migrate_device_pages(src, dst, n);
-	for (i = 0; i < n; i++)
-		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
-			moved++;
+	moved = zdref_migrated(src, dst, n);
 	migrate_device_finalize(src, dst, n);
 	return moved;
 }

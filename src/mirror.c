@@ -256,46 +256,62 @@ static int zdref_mirror_hmm_fault(struct hmm_range *range, struct mm_struct *mm,
 }
 
 /*
- * Fault one batch in, as a device would on a miss in its page table, and
- * map it into the table.  The table stores, for a page of this device's
- * memory, the system page that holds its data.
+ * hmm_range_fault() over one batch until no invalidation raced it: on
+ * success, with @m->lock held, so that the answer stays valid while the
+ * caller uses it.
  */
-static int zdref_mirror_fault_batch(struct zdref_mirror *m,
-				    struct hmm_range *range, bool unlocked)
+static int zdref_mirror_walk_batch(struct zdref_mirror *m,
+				   struct hmm_range *range, bool unlocked)
 {
 	struct mm_struct *mm = m->notifier.mm;
 	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
-	unsigned long addr, *pfn;
 	int ret;
 
-	ret = zdref_mirror_reserve(m, range->start, range->end);
-	if (ret)
-		goto out;
 	for (;;) {
-		ret = -EBUSY;
 		if (time_after(jiffies, timeout))
-			goto out;
+			return -EBUSY;
 		ret = zdref_mirror_hmm_fault(range, mm, unlocked);
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
-			goto out;
+			return ret;
 		mutex_lock(&m->lock);
 		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
-			break;
+			return 0;
 		mutex_unlock(&m->lock);
 	}
+}
 
+/*
+ * Map one batch into the table: the pages @range->default_flags fault in
+ * or, without HMM_PFN_REQ_FAULT, only those already in this device's
+ * memory.  For a page of device memory the table stores the system page
+ * that holds its data, never the device page, which has no kernel mapping.
+ */
+static int zdref_mirror_map_batch(struct zdref_mirror *m,
+				  struct hmm_range *range, bool unlocked)
+{
+	bool faulting = range->default_flags & HMM_PFN_REQ_FAULT;
+	unsigned long addr, *pfn;
+	int ret;
+
+	ret = zdref_mirror_reserve(m, range->start, range->end);
+	if (!ret)
+		ret = zdref_mirror_walk_batch(m, range, unlocked);
+	if (ret)
+		goto out;
 	for (addr = range->start, pfn = range->hmm_pfns; addr < range->end;
 	     addr += PAGE_SIZE, pfn++) {
-		struct page *page = hmm_pfn_to_page(*pfn);
-		struct page *backing = zdref_devmem_backing(m->zd, page);
-		enum zdref_pte pte = *pfn & HMM_PFN_WRITE ? ZDREF_PTE_WRITE :
-							    ZDREF_PTE_READ;
+		struct page *page, *backing;
+		enum zdref_pte pte;
 
-		/* Never a device page itself: it has no kernel mapping. */
-		if (is_device_private_page(page) && !backing)
+		if (!(*pfn & HMM_PFN_VALID))
 			continue;
+		page = hmm_pfn_to_page(*pfn);
+		backing = zdref_devmem_backing(m->zd, page);
+		if (!backing && (!faulting || is_device_private_page(page)))
+			continue;
+		pte = *pfn & HMM_PFN_WRITE ? ZDREF_PTE_WRITE : ZDREF_PTE_READ;
 		ret = zdref_mirror_set(m, addr, backing ?: page, pte, backing);
 		if (ret)
 			break;
@@ -306,14 +322,18 @@ out:
 	return ret;
 }
 
-static int zdref_mirror_fault(struct zdref_mirror *m, unsigned long start,
-			      unsigned long end, bool write, bool unlocked)
+/*
+ * Map [@start, @end) into the table in batches, faulting with @flags
+ * (HMM_PFN_REQ_*), or with 0 remapping only this device's own pages.
+ */
+static int zdref_mirror_map(struct zdref_mirror *m, unsigned long start,
+			    unsigned long end, unsigned long flags, bool unlocked)
 {
 	unsigned long pfns[ZDREF_MIRROR_BATCH];
 	struct hmm_range range = {
 		.notifier = &m->notifier,
 		.hmm_pfns = pfns,
-		.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
+		.default_flags = flags,
 		.dev_private_owner = m->zd,
 	};
 	struct mm_struct *mm = m->notifier.mm;
@@ -323,7 +343,7 @@ static int zdref_mirror_fault(struct zdref_mirror *m, unsigned long start,
 		return -EFAULT;
 	for (range.start = start; range.start < end; range.start = range.end) {
 		range.end = min(end, range.start + (ZDREF_MIRROR_BATCH << PAGE_SHIFT));
-		ret = zdref_mirror_fault_batch(m, &range, unlocked);
+		ret = zdref_mirror_map_batch(m, &range, unlocked);
 		if (ret)
 			break;
 	}
@@ -354,8 +374,9 @@ static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
 		ret = -EINTR;
 		if (fatal_signal_pending(current))
 			break;
-		ret = zdref_mirror_fault(m, start + (cmd->cpages << PAGE_SHIFT),
-					 start + size, write, unlocked);
+		ret = zdref_mirror_map(m, start + (cmd->cpages << PAGE_SHIFT),
+				       start + size, HMM_PFN_REQ_FAULT |
+				       (write ? HMM_PFN_REQ_WRITE : 0), unlocked);
 		if (ret)
 			break;
 		cmd->faults++;
@@ -477,79 +498,6 @@ static int zdref_mirror_piece(struct mm_struct *mm, unsigned long addr,
 	return 0;
 }
 
-/*
- * What the CPU's page tables say of one batch, faulting nothing; on
- * success, with @m->lock held and the answer still valid.
- */
-static int zdref_mirror_walk_batch(struct zdref_mirror *m, struct hmm_range *range)
-{
-	struct mm_struct *mm = m->notifier.mm;
-	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
-	int ret;
-
-	for (;;) {
-		if (time_after(jiffies, timeout))
-			return -EBUSY;
-		range->notifier_seq = mmu_interval_read_begin(range->notifier);
-		mmap_read_lock(mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(mm);
-		if (ret == -EBUSY)
-			continue;
-		if (ret)
-			return ret;
-		mutex_lock(&m->lock);
-		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
-			return 0;
-		mutex_unlock(&m->lock);
-	}
-}
-
-/*
- * Map into the table the pages of [@start, @end) that are in this device's
- * memory: after a migration to the device, when an invalidation that left
- * them in place (khugepaged giving up a collapse, say) dropped entries.
- */
-static int zdref_mirror_remap_device(struct zdref_mirror *m, unsigned long start,
-				     unsigned long end)
-{
-	unsigned long pfns[ZDREF_MIRROR_BATCH], addr, i;
-	struct hmm_range range = {
-		.notifier = &m->notifier,
-		.hmm_pfns = pfns,
-		.dev_private_owner = m->zd,
-	};
-	struct mm_struct *mm = m->notifier.mm;
-	int ret = 0;
-
-	if (!mmget_not_zero(mm))
-		return -EINVAL;
-	for (range.start = start; range.start < end; range.start = range.end) {
-		range.end = min(end, range.start + (ZDREF_MIRROR_BATCH << PAGE_SHIFT));
-		ret = zdref_mirror_reserve(m, range.start, range.end);
-		if (!ret)
-			ret = zdref_mirror_walk_batch(m, &range);
-		if (ret) {
-			zdref_mirror_unreserve(m, range.start, range.end);
-			break;
-		}
-		for (i = 0, addr = range.start; addr < range.end; i++, addr += PAGE_SIZE) {
-			struct page *backing;
-
-			if (!(pfns[i] & HMM_PFN_VALID))
-				continue;
-			backing = zdref_devmem_backing(m->zd, hmm_pfn_to_page(pfns[i]));
-			if (backing)
-				zdref_mirror_set(m, addr, backing, pfns[i] & HMM_PFN_WRITE ?
-						 ZDREF_PTE_WRITE : ZDREF_PTE_READ, true);
-		}
-		mutex_unlock(&m->lock);
-		zdref_mirror_unreserve(m, range.start, range.end);
-	}
-	mmput(mm);
-	return ret;
-}
-
 static int zdref_mirror_migrate_to_dev(struct zdref_mirror *m,
 				       struct zdref_hmm_cmd *cmd)
 {
@@ -607,7 +555,12 @@ out_free:
 	ret = zdref_mirror_read_table(m, cmd);
 	if (ret != -ENOENT)
 		return ret;
-	ret = zdref_mirror_remap_device(m, cmd->addr, end);
+	/*
+	 * An invalidation that left the pages in place (khugepaged giving up
+	 * a collapse, say) may have dropped entries: map the device's own
+	 * pages again, faulting nothing, and look once more.
+	 */
+	ret = zdref_mirror_map(m, cmd->addr, end, 0, false);
 	return ret ?: zdref_mirror_read_table(m, cmd);
 }
 
@@ -669,7 +622,7 @@ static int zdref_mirror_snapshot_batch(struct zdref_mirror *m,
 				       struct hmm_range *range, u8 *prot)
 {
 	unsigned long i, n = (range->end - range->start) >> PAGE_SHIFT;
-	int ret = zdref_mirror_walk_batch(m, range);
+	int ret = zdref_mirror_walk_batch(m, range, false);
 
 	if (ret)
 		return ret;
