@@ -491,8 +491,11 @@ static int zdref_mirror_piece(struct mm_struct *mm, unsigned long addr,
 			      unsigned long *next)
 {
 	*vma = vma_lookup(mm, addr);
-	if (!*vma || !((*vma)->vm_flags & VM_READ))
+	if (!*vma || !((*vma)->vm_flags & VM_READ)) {
+		pr_info_ratelimited("mirror: %#lx is %s: migrations need readable memory\n",
+				    addr, *vma ? "not readable" : "not mapped");
 		return -EINVAL;
+	}
 	*next = min3(end, (*vma)->vm_end,
 		     ALIGN(addr + 1, PTRS_PER_PTE << PAGE_SHIFT));
 	return 0;
@@ -740,8 +743,8 @@ static long zdref_mirror_ioctl(struct file *file, unsigned int cmd,
 	if (cmd != ZDREF_HMM_FLAGS && cmd != ZDREF_HMM_RELEASE &&
 	    (!PAGE_ALIGNED(c.addr) || !c.npages ||
 	     c.npages > (ULONG_MAX - c.addr) >> PAGE_SHIFT)) {
-		dev_dbg(&m->zd->dev, "mirror: addr %#llx, %llu pages: not a page-aligned range\n",
-			c.addr, c.npages);
+		dev_info_ratelimited(&m->zd->dev, "mirror: addr %#llx, %llu pages: give a page-aligned address and 1 or more pages inside the address space\n",
+				     c.addr, c.npages);
 		return -EINVAL;
 	}
 	c.cpages = 0;
