@@ -2,11 +2,16 @@
 #
 #   make                 build zdref.ko for the running kernel
 #   make KDIR=DIR        build it against the headers in DIR
-#   make matrix          build it for every kernel of scripts/kernels.conf, W=1
+#   make strict          the same with W=1 and warnings as errors: the
+#                        project's own checks; users' builds (make, DKMS)
+#                        warn but never fail on a warning
+#   make matrix          build it strict for every kernel of scripts/kernels.conf
+#   make kernels         is kernels.conf at the newest ABI of each series?
 #   make check           the whole test suite; ends with "N passed, N failed"
 #   make try             set up, boot a stock kernel in qemu, show zdref at work
 #   make bench           zdref beside anonymous memory and device-dax, per kernel
-#   make sparse          the build with sparse on every file (C=2)
+#   make sparse          the build with sparse on every file (C=2);
+#                        make sparse-strict, with W=1 and -Werror
 #   make dkms-install    copy the source to /usr/src/zdref-VERSION, then dkms
 #                        add, build and install it for the running kernel
 #                        (KVER=RELEASE for another one)
@@ -16,8 +21,10 @@
 # (dkms --sourcetree) keep dkms out of the system's directories (make check).
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
-W ?= 1
-KBUILD_ARGS = -C $(KDIR) M=$(CURDIR) W=$(W)
+KBUILD_ARGS = -C $(KDIR) M=$(CURDIR)
+# The project's own builds: the kernel's extra warnings, each an error
+# (Kbuild reads ZDREF_WERROR).
+STRICT_ARGS = W=1 ZDREF_WERROR=1
 
 VERSION := $(shell cat VERSION)
 KVER ?= $(shell uname -r)
@@ -40,8 +47,14 @@ generated/zdref_config.h: FORCE
 modules: generated/zdref_config.h
 	$(MAKE) $(KBUILD_ARGS) modules
 
+strict: generated/zdref_config.h
+	$(MAKE) $(KBUILD_ARGS) $(STRICT_ARGS) modules
+
 sparse: generated/zdref_config.h
 	$(MAKE) $(KBUILD_ARGS) C=2 modules
+
+sparse-strict: generated/zdref_config.h
+	$(MAKE) $(KBUILD_ARGS) $(STRICT_ARGS) C=2 modules
 
 clean:
 	$(MAKE) $(KBUILD_ARGS) clean
@@ -49,6 +62,9 @@ clean:
 
 matrix:
 	scripts/build-matrix
+
+kernels:
+	scripts/kernels --check
 
 check:
 	scripts/check
@@ -74,5 +90,5 @@ dkms-remove:
 	! $(DKMS) status zdref/$(VERSION) | grep -q . || $(DKMS) remove zdref/$(VERSION) --all
 	rm -rf $(DKMS_SRC)
 
-.PHONY: all modules sparse clean matrix check try bench FORCE dkms-source \
+.PHONY: all modules strict sparse sparse-strict clean matrix kernels check try bench FORCE dkms-source \
 	dkms-install dkms-remove

@@ -2,12 +2,17 @@
 # shellcheck shell=bash
 #
 # Shared helpers of zdref's scripts: where things are cached, what the
-# kernel matrix holds and how to run a command in the trixie build root.
+# kernel matrix holds, how to run a command where a kernel's modules are
+# built (the host or a debootstrap'ed build root) and which accelerator
+# qemu can use here.
 
 ZDREF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZDREF_CACHE=${ZDREF_CACHE:-$HOME/.cache/zdref}
-ZDREF_TRIXIE=$ZDREF_CACHE/trixie
 ZDREF_CONF=$ZDREF_TOP/scripts/kernels.conf
+# The build roots kernels.conf may name, each a Debian suite debootstrap'ed
+# under the cache: trixie (gcc-14, trixie's libc: trixie's own 6.12 and
+# trixie-backports' 7.x) and sid (gcc-16-for-host, which only sid has).
+ZDREF_ROOTS="trixie sid"
 
 zdref_log() { printf 'zdref: %s\n' "$*" >&2; }
 zdref_die() { printf 'zdref: error: %s\n' "$*" >&2; exit 1; }
@@ -19,8 +24,11 @@ zdref_kernels() { awk '!/^#/ && NF { print $1 }' "$ZDREF_CONF"; }
 #   K_ROOT     where its image and modules packages are unpacked
 #   K_VMLINUZ  its kernel image
 #   K_MODDIR   its modules tree (lib/modules/RELEASE under K_ROOT)
-#   K_KDIR     its headers, as the build sees them (inside the trixie root
-#              for build=trixie), K_KDIR_HOST the same seen from the host
+#   K_KDIR     its headers, as the build sees them (inside the build root
+#              for a build other than host), K_KDIR_HOST the same seen
+#              from the host
+#   K_SYSROOT  the build root's / seen from the host (empty for host)
+#   K_TOP      this repository as the build sees it (/zdref in a root)
 zdref_kernel() {
 	local line
 	line=$(awk -v n="$1" '!/^#/ && $1 == n' "$ZDREF_CONF")
@@ -37,20 +45,42 @@ zdref_kernel() {
 	K_VMLINUZ=$K_ROOT/boot/vmlinuz-$K_RELEASE
 	[ -f "$K_VMLINUZ" ] || K_VMLINUZ=$K_MODDIR/vmlinuz
 	K_KDIR=/usr/src/linux-headers-$K_RELEASE
-	case "$K_BUILD" in
-	host) K_KDIR_HOST=$K_KDIR ;;
-	trixie) K_KDIR_HOST=$ZDREF_TRIXIE$K_KDIR ;;
-	*) zdref_die "kernels.conf: kernel $K_NAME: build must be host or trixie, not '$K_BUILD'" ;;
+	case " host $ZDREF_ROOTS " in
+	*" $K_BUILD "*) ;;
+	*) zdref_die "kernels.conf: kernel $K_NAME: build must be one of host $ZDREF_ROOTS, not '$K_BUILD'" ;;
 	esac
+	if [ "$K_BUILD" = host ]; then
+		K_SYSROOT="" K_TOP=$ZDREF_TOP
+	else
+		K_SYSROOT=$ZDREF_CACHE/$K_BUILD K_TOP=/zdref
+	fi
+	K_KDIR_HOST=$K_SYSROOT$K_KDIR
 }
 
-# zdref_in_trixie CMD...: run CMD in the trixie root, with the repository
-# at /zdref, the KUnit kernel cache ($ZDREF_CACHE/kunit) at /kunit, and
-# /proc and /dev mounted (objtool reads /proc).  The mounts live in a
-# private mount namespace and vanish with the command.
-zdref_in_trixie() {
-	[ -x "$ZDREF_TRIXIE/usr/bin/apt-get" ] || zdref_die "no trixie root at $ZDREF_TRIXIE: run scripts/setup"
-	mkdir -p "$ZDREF_TRIXIE/zdref" "$ZDREF_TRIXIE/kunit" "$ZDREF_CACHE/kunit"
+# The Debian mirror the host already uses, so that added suites and the
+# build roots come from the same place.
+debian_mirror() {
+	local uri
+	uri=$(grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '{ print $2 }' | grep -E '/debian/?$' | head -n 1 || true)
+	if [ -z "$uri" ]; then
+		uri=$(grep -hE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list 2>/dev/null |
+			awk '{ print $2 }' | grep -E '/debian/?$' | head -n 1 || true)
+	fi
+	[ -n "$uri" ] || zdref_die "found no Debian mirror in /etc/apt/sources.list{,.d}: add bookworm there first"
+	echo "${uri%/}"
+}
+
+# zdref_in_root ROOT CMD...: run CMD in the build root ROOT (trixie,
+# sid), with the repository at /zdref, the KUnit kernel cache
+# ($ZDREF_CACHE/kunit) at /kunit, and /proc and /dev mounted (objtool
+# reads /proc).  The mounts live in a private mount namespace and vanish
+# with the command.
+zdref_in_root() {
+	local root=$ZDREF_CACHE/$1
+	shift
+	[ -x "$root/usr/bin/apt-get" ] || zdref_die "no build root at $root: run scripts/setup"
+	mkdir -p "$root/zdref" "$root/kunit" "$ZDREF_CACHE/kunit"
 	unshare --mount --propagation private --fork -- /bin/sh -ec '
 		root=$1; top=$2; kunit=$3; shift 3
 		mount --bind "$top" "$root/zdref"
@@ -59,7 +89,22 @@ zdref_in_trixie() {
 		mount --rbind /dev "$root/dev"
 		exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
-	' zdref-trixie "$ZDREF_TRIXIE" "$ZDREF_TOP" "$ZDREF_CACHE/kunit" "$@"
+	' zdref-root "$root" "$ZDREF_TOP" "$ZDREF_CACHE/kunit" "$@"
+}
+
+# zdref_in_trixie CMD...: CMD in the trixie root (the KUnit kernel, the
+# hmm-tests binary and the 7.x modules are built there).
+zdref_in_trixie() { zdref_in_root trixie "$@"; }
+
+# zdref_in_build CMD...: CMD where the modules of the kernel last named
+# by zdref_kernel are built: on the host, or in its build root.  Paths in
+# CMD are the build's view (K_TOP, K_KDIR).
+zdref_in_build() {
+	if [ "$K_BUILD" = host ]; then
+		"$@"
+	else
+		zdref_in_root "$K_BUILD" "$@"
+	fi
 }
 
 # zdref_unpack_source: Debian's linux-source (scripts/setup --source),
@@ -95,4 +140,107 @@ zdref_tap() {
 	skip) echo "ok $n $2 # SKIP $3" ;;
 	*) failures=$((failures + 1)); echo "not ok $n $2" ;;
 	esac
+}
+
+# The qemu that boots guests, and the KVM device it would use
+# (overridable, for scripts/accel-test's fake qemu).
+ZDREF_QEMU=${ZDREF_QEMU:-qemu-system-x86_64}
+ZDREF_KVM_DEV=${ZDREF_KVM_DEV:-/dev/kvm}
+
+# zdref_accel IMAGE: the accelerator for booting IMAGE here, as qemu
+# options in ZDREF_ACCEL_ARGS and a name (kvm, tcg) in ZDREF_ACCEL_NAME;
+# why, in ZDREF_ACCEL_WHY.
+#
+# A /dev/kvm proves nothing: a PVM host has one and runs no stock kernel
+# (qemu aborts on MSR 0x10a, or the guest hangs after "Probing EDD").  KVM
+# is used only after a trial boot of IMAGE under it reached the trial
+# initramfs's init within ZDREF_ACCEL_DEADLINE seconds (15); otherwise
+# TCG, which always works.  The verdict is cached for this boot of the
+# machine and this qemu (boot_id, qemu --version), so a suite pays for the
+# trial once.  ZDREF_ACCEL=kvm or tcg forces a choice; a forced kvm that
+# fails its trial is an error.  Under TCG the two vCPUs share one host
+# thread by default: with multi-threaded TCG, Debian's 7.3 oopsed on an
+# int3 left by text_poke_bp in 1 boot of 10 (a vCPU running stale code
+# after a static key flip), never with thread=single;
+# ZDREF_TCG_OPTS=",thread=multi" overrides.  TCG's CPU has no LA57: with
+# 5-level paging, identify_cpu() clears boot_cpu_data's capabilities and
+# reads CPUID again with interrupts on; a timer interrupt in that window
+# sees pgtable_l5_enabled() false, and KASAN's addr_has_metadata() then
+# calls the direct map's 0xff11... addresses wild (a false
+# "wild-memory-access" in do_raw_spin_lock from handle_edge_irq, seen on
+# the debug kernel under load).  Without LA57 the bit never lies.
+zdref_accel() {
+	local image=$1 want=${ZDREF_ACCEL:-auto} dir=$ZDREF_CACHE/accel file boot verdict why
+	case "$want" in
+	auto|kvm|tcg) ;;
+	*) zdref_die "ZDREF_ACCEL=$want: use kvm, tcg, or leave it unset (a trial boot decides)" ;;
+	esac
+	verdict=tcg
+	if [ "$want" = tcg ]; then
+		why="ZDREF_ACCEL=tcg"
+	elif ! [ -c "$ZDREF_KVM_DEV" ] && ! [ -f "$ZDREF_KVM_DEV" ] || ! [ -w "$ZDREF_KVM_DEV" ]; then
+		why="no usable $ZDREF_KVM_DEV"
+	else
+		# One verdict file per qemu (path and version), valid for this
+		# boot of the machine: boot_id, verdict, why.
+		mkdir -p "$dir"
+		file=$dir/verdict.$(printf '%s %s' "$(command -v "$ZDREF_QEMU")" \
+			"$("$ZDREF_QEMU" --version 2>/dev/null | head -n 1)" | sha256sum | cut -c1-12)
+		boot=$(cat /proc/sys/kernel/random/boot_id)
+		if [ "$(sed -n 1p "$file" 2>/dev/null)" = "$boot" ]; then
+			verdict=$(sed -n 2p "$file")
+			why="$(sed -n 3p "$file") (cached for this boot: $file)"
+		else
+			zdref_accel_trial "$image"
+			verdict=$ZDREF_ACCEL_NAME why=$ZDREF_ACCEL_WHY
+			printf '%s\n%s\n%s\n' "$boot" "$verdict" "$why" >"$file"
+		fi
+	fi
+	if [ "$want" = kvm ] && [ "$verdict" != kvm ]; then
+		zdref_die "ZDREF_ACCEL=kvm, but kvm cannot run this guest here: $why"
+	fi
+	ZDREF_ACCEL_NAME=$verdict ZDREF_ACCEL_WHY=$why
+	if [ "$verdict" = kvm ]; then
+		ZDREF_ACCEL_ARGS=(-accel kvm -cpu host)
+	else
+		ZDREF_ACCEL_ARGS=(-accel "tcg${ZDREF_TCG_OPTS-,thread=single}" -cpu max,la57=off)
+	fi
+}
+
+# zdref_accel_trial IMAGE: boot IMAGE under KVM with an initramfs whose
+# init prints a marker and powers off; ZDREF_ACCEL_NAME is kvm if the
+# marker came in time, tcg otherwise, ZDREF_ACCEL_WHY says what was seen.
+zdref_accel_trial() {
+	local dir=$ZDREF_CACHE/accel deadline=${ZDREF_ACCEL_DEADLINE:-15} stage rc=0 t0=$SECONDS last
+	stage=$dir/trial-initramfs
+	rm -rf "$stage"
+	mkdir -p "$stage/bin"
+	cp /bin/busybox "$stage/bin/busybox" || zdref_die "no /bin/busybox (busybox-static): run scripts/setup"
+	ln -s busybox "$stage/bin/sh"
+	printf '#!/bin/sh\necho zdref-accel-trial-ok\n/bin/busybox poweroff -f\n' >"$stage/init"
+	chmod +x "$stage/init"
+	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/trial.cpio.gz"
+	: >"$dir/trial.console"
+	# (The braces keep bash's "Killed" note about a guest killed at the
+	# deadline off the terminal: qemu's own output is in trial.qemu.)
+	{ timeout -s KILL "$deadline" "$ZDREF_QEMU" -accel kvm -cpu host -m 1G -smp 2 \
+		-nodefaults -display none -no-reboot -kernel "$1" -initrd "$dir/trial.cpio.gz" \
+		-append "console=ttyS0 panic=-1" -serial "file:$dir/trial.console" \
+		</dev/null >"$dir/trial.qemu" 2>&1; } 2>/dev/null || rc=$?
+	if grep -q zdref-accel-trial-ok "$dir/trial.console"; then
+		ZDREF_ACCEL_NAME=kvm
+		ZDREF_ACCEL_WHY="a trial boot under kvm reached init in $((SECONDS - t0)) s"
+		return
+	fi
+	ZDREF_ACCEL_NAME=tcg
+	if [ "$rc" = 137 ]; then
+		last=$(tr -d '\r' <"$dir/trial.console" | grep . | tail -n 1)
+		ZDREF_ACCEL_WHY="a trial boot under kvm gave no sign of init in ${deadline} s; its last console line: '${last:-none}'"
+		last=$(grep . "$dir/trial.qemu" | head -n 1)
+		[ -z "$last" ] || ZDREF_ACCEL_WHY="$ZDREF_ACCEL_WHY; qemu said: '$last'"
+	else
+		last=$(grep . "$dir/trial.qemu" | head -n 1)
+		ZDREF_ACCEL_WHY="a trial boot under kvm ended (qemu exit $rc) before init: '${last:-no message}'"
+	fi
+	ZDREF_ACCEL_WHY="$ZDREF_KVM_DEV is present but cannot run this guest ($ZDREF_ACCEL_WHY)"
 }
