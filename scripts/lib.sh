@@ -169,6 +169,7 @@ ZDREF_KVM_DEV=${ZDREF_KVM_DEV:-/dev/kvm}
 # calls the direct map's 0xff11... addresses wild (a false
 # "wild-memory-access" in do_raw_spin_lock from handle_edge_irq, seen on
 # the debug kernel under load).  Without LA57 the bit never lies.
+# ZDREF_TCG_CPU=max puts LA57 back (to see that report again).
 zdref_accel() {
 	local image=$1 want=${ZDREF_ACCEL:-auto} dir=$ZDREF_CACHE/accel file boot verdict why
 	case "$want" in
@@ -203,7 +204,7 @@ zdref_accel() {
 	if [ "$verdict" = kvm ]; then
 		ZDREF_ACCEL_ARGS=(-accel kvm -cpu host)
 	else
-		ZDREF_ACCEL_ARGS=(-accel "tcg${ZDREF_TCG_OPTS-,thread=single}" -cpu max,la57=off)
+		ZDREF_ACCEL_ARGS=(-accel "tcg${ZDREF_TCG_OPTS-,thread=single}" -cpu "${ZDREF_TCG_CPU:-max,la57=off}")
 	fi
 }
 
