@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
+# The K_*, SRC_* and ZDREF_ACCEL_* variables set here are the outputs of
+# its functions, read by the scripts that source it:
+# shellcheck disable=SC2034
 #
 # Shared helpers of zdref's scripts: where things are cached, what the
 # kernel matrix holds, how to run a command where a kernel's modules are
@@ -19,6 +22,12 @@ zdref_die() { printf 'zdref: error: %s\n' "$*" >&2; exit 1; }
 
 # The names of the kernels of the matrix, in kernels.conf order.
 zdref_kernels() { awk '!/^#/ && NF { print $1 }' "$ZDREF_CONF"; }
+
+# zdref_named_or_all [NAME...]: the kernels named, or else every kernel of
+# the matrix (what scripts given KERNEL... arguments work on).
+zdref_named_or_all() {
+	if [ $# -gt 0 ]; then printf '%s\n' "$@"; else zdref_kernels; fi
+}
 
 # zdref_kernel NAME: describe one kernel of the matrix in K_* variables.
 #   K_ROOT     where its image and modules packages are unpacked
