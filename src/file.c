@@ -18,6 +18,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -251,8 +252,14 @@ static long zdref_ioc_page_info(struct file *file, void __user *arg)
 	down_read(&zf->lock);
 	page = xa_load(&zf->pages, pgoff >> zd->order);
 	if (page) {
+		/*
+		 * A physical address only for an opener with CAP_SYS_ADMIN,
+		 * as /proc/PID/pagemap decides it: pfns help Rowhammer.
+		 */
+		if (file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN))
+			info.pfn = page_to_pfn(page) +
+				   (pgoff & (zdref_unit_pages(zd) - 1));
 		/* The count and mapcount are the unit's, kept in its head. */
-		info.pfn = page_to_pfn(page) + (pgoff & (zdref_unit_pages(zd) - 1));
 		info.state = READ_ONCE(zdref_page_meta(zd, page)->state);
 		info.refcount = zdref_ref_count(&zd->model, page);
 		info.raw_refcount = page_ref_count(page);
@@ -346,9 +353,10 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	/* Out in pages (4 KiB), whatever the unit. */
 	req.busy <<= zd->order;
 	n <<= zd->order;
+	/* Any opener can time a release out in a loop: rate-limited. */
 	if (ret == -ETIMEDOUT)
-		dev_info(&zd->dev, "release at offset %llu: %llu of %llu pages still referenced after %u ms; they are freed when the last reference drops\n",
-			 req.offset, req.busy, n, req.timeout_ms);
+		dev_info_ratelimited(&zd->dev, "release at offset %llu: %llu of %llu pages still referenced after %u ms; they are freed when the last reference drops\n",
+				     req.offset, req.busy, n, req.timeout_ms);
 	kvfree(rel);
 	req.released = n;
 	if (copy_to_user(arg, &req, sizeof(req)))

@@ -28,7 +28,8 @@ enum zdref_page_state {
  * struct zdref_page_info - the page behind one mapped address
  * @addr: in: a user address inside a mapping of a /dev/zdrefN file
  * @offset: the offset in that file, bytes
- * @pfn: the page's pfn
+ * @pfn: the page's pfn; 0 unless the file the ioctl is made on was opened
+ *	with CAP_SYS_ADMIN (the rule of /proc/PID/pagemap)
  * @refcount: zdref's reference count, 0-based: 0 means free.  The file's
  *	own reference counts 1, each mapping 1, each FOLL_GET reference 1 and
  *	each FOLL_PIN pin GUP_PIN_COUNTING_BIAS (1024), as in the kernel.

@@ -463,6 +463,101 @@ static void release_while_pinned(void)
 }
 
 /*
+ * A release that times out logs why, but an opener looping on it does not
+ * flood the log: 40 timed-out releases (each of a page that a pipe pins)
+ * in well under 5 s log at most the ratelimit's burst of 10 lines.
+ */
+static void release_log_ratelimited(void)
+{
+	const int n = 40;
+	int fd = open_dev(), pfd[2], kmsg, lines = 0, i;
+	char *p = map(fd, n * PG, MAP_SHARED, 0), *log, *s;
+
+	ASSERT_EQ(pipe(pfd), 0);
+	ASSERT_GE(fcntl(pfd[1], F_SETPIPE_SZ, 64 * PG), 64 * (int)PG);
+	fill(p, n, 0, 16);
+	kmsg = zdref_kmsg_open();
+	for (i = 0; i < n; i++) {
+		struct zdref_release rel = { .offset = i * PG, .length = PG,
+					     .timeout_ms = 1 };
+		struct iovec iov = { p + i * PG, PG };
+
+		ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
+		ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), -1);
+		ASSERT_EQ(errno, ETIMEDOUT);
+	}
+	log = zdref_kmsg_read(kmsg);
+	for (s = strstr(log, "still referenced after"); s;
+	     s = strstr(s + 1, "still referenced after"))
+		lines++;
+	zt_diag("%d timed-out releases logged %d lines", n, lines);
+	ASSERT_TRUE(lines >= 1 && lines <= 10);
+	close(pfd[0]);
+	close(pfd[1]);
+	munmap(p, n * PG);
+	close(fd);
+	close(kmsg);
+	baseline(n);
+}
+
+/*
+ * PAGE_INFO gives a pfn only on a file opened with CAP_SYS_ADMIN, as
+ * /proc/PID/pagemap does: a child that drops to nobody sees pfn 0 through
+ * a file it opens itself, of its own mapping and of one it inherited, and
+ * the pfn through the file root opened; the rest of the answer is the same.
+ */
+static void pfn_needs_cap_sys_admin(void)
+{
+	int fd = open_dev(), status;
+	char *p = map(fd, PG, MAP_SHARED, 0);
+	struct zdref_page_info root_pi;
+	pid_t pid;
+
+	fill(p, 1, 0, 17);
+	root_pi = info(fd, p);
+	ASSERT_TRUE(root_pi.pfn != 0);
+	ASSERT_EQ(chmod(ZDREF_DEV, 0666), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct zdref_page_info pi = { .addr = (uintptr_t)p };
+		int ufd;
+		char *q;
+
+		/* Leaving uid 0 clears every capability. */
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(10);
+		ufd = open(ZDREF_DEV, O_RDWR);
+		if (ufd < 0)
+			_exit(11);
+		if (ioctl(ufd, ZDREF_IOC_PAGE_INFO, &pi) || pi.pfn != 0 ||
+		    pi.state != ZDREF_PAGE_OWNED || pi.mapcount < 1)
+			_exit(12);
+		pi.addr = (uintptr_t)p;
+		if (ioctl(fd, ZDREF_IOC_PAGE_INFO, &pi) || pi.pfn != root_pi.pfn)
+			_exit(13);
+		q = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, ufd, 0);
+		if (q == MAP_FAILED)
+			_exit(14);
+		q[0] = 1;
+		pi.addr = (uintptr_t)q;
+		if (ioctl(ufd, ZDREF_IOC_PAGE_INFO, &pi) || pi.pfn != 0 ||
+		    pi.state != ZDREF_PAGE_OWNED || pi.refcount != 2)
+			_exit(15);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_EQ(chmod(ZDREF_DEV, 0600), 0);
+	zt_diag("child as nobody: exit %d (0: pfn hidden from it, shown through root's file)",
+		WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check(p, 1, 0, 17);
+	munmap(p, PG);
+	close(fd);
+	baseline(2);
+}
+
+/*
  * Releasing a range unmaps device pages everywhere, but a private copy a
  * MAP_PRIVATE mapping made on write is system RAM: it keeps its data.
  */
@@ -868,7 +963,8 @@ static const struct {
 	C(fork_child_touches), C(madv_dontneed), C(mremap_moves),
 	C(partial_munmap), C(exit_without_munmap), C(kill9_during_faults),
 	C(process_vm_readv_reads), C(vmsplice_outlives_file),
-	C(release_range), C(release_while_pinned),
+	C(release_range), C(release_while_pinned), C(release_log_ratelimited),
+	C(pfn_needs_cap_sys_admin),
 	C(release_keeps_private_copies), C(o_direct_brd),
 	C(map_private_cow), C(longterm_pin_io_uring),
 	H(huge_one_unit), H(huge_gib_2m_and_exhaustion), H(huge_fork),
