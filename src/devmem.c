@@ -128,14 +128,16 @@ static unsigned long zdref_migrated(const unsigned long *src,
 
 /*
  * For each device page of @args that migrates, a system page with its
- * data.  A page that cannot have one stays on the device.
+ * data.  A page that cannot have one stays on the device.  The holes and
+ * system pages of the range that migrate_vma_setup() selects too have
+ * nothing to move.
  *
- * Return: pages given a destination.
+ * Return: the device pages that found no system page.
  */
 static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 					   struct migrate_vma *args)
 {
-	unsigned long i, addr, n = 0;
+	unsigned long i, addr, missed = 0;
 
 	/*
 	 * zdref's own migrations keep mirror entries (see mirror.c): every
@@ -151,12 +153,13 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
-		if (!dpage)
+		if (!dpage) {
+			missed++;
 			continue;
+		}
 		args->dst[i] = zdref_devmem_fill(dpage, spage, args->src[i]);
-		n++;
 	}
-	return n;
+	return missed;
 }
 
 /**
@@ -175,7 +178,7 @@ int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 			unsigned long start, unsigned long end,
 			struct page *fault_page, unsigned long *moved)
 {
-	unsigned long npages = (end - start) >> PAGE_SHIFT, wanted, given;
+	unsigned long npages = (end - start) >> PAGE_SHIFT, missed;
 	struct migrate_vma args = {
 		.vma = vma,
 		.start = start,
@@ -195,13 +198,12 @@ int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		goto out;
-	wanted = args.cpages;
-	given = wanted ? zdref_devmem_copy_out(zd, &args) : 0;
+	missed = args.cpages ? zdref_devmem_copy_out(zd, &args) : 0;
 	migrate_vma_pages(&args);
 	*moved = zdref_migrated(args.src, args.dst, args.npages);
 	migrate_vma_finalize(&args);
 	atomic64_add(*moved, &zd->migrated_to_ram);
-	ret = given < wanted ? -ENOMEM : 0;
+	ret = missed ? -ENOMEM : 0;
 out:
 	kvfree(args.src);
 	kvfree(args.dst);

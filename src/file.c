@@ -50,7 +50,8 @@ static int zdref_open(struct inode *inode, struct file *file)
 	if (!zf)
 		return -ENOMEM;
 	zf->zd = container_of(inode->i_cdev, struct zdref_dev, cdev);
-	xa_init(&zf->pages);
+	/* Its nodes grow with what the opener maps: charged to the opener. */
+	xa_init_flags(&zf->pages, XA_FLAGS_ACCOUNT);
 	init_rwsem(&zf->lock);
 	file->private_data = zf;
 	/* Map the device's DAX inode: see inode.c. */
@@ -80,6 +81,9 @@ static struct page *zdref_file_unit(struct zdref_file *zf, pgoff_t index)
 	page = xa_load(&zf->pages, index);
 	if (page)
 		return page;
+	/* Past the device's size (mremap can grow a mapping there). */
+	if (index >= zdref_pages_total(zf->zd) >> zf->zd->order)
+		return ERR_PTR(-ENOSPC);
 	page = zdref_page_alloc(zf->zd);
 	if (!page) {
 		dev_warn_ratelimited(&zf->zd->dev, "pool exhausted: all %llu pages are in use\n",
@@ -214,6 +218,18 @@ static int zdref_mmap(struct file *file, struct vm_area_struct *vma)
 	     !IS_ALIGNED(vma->vm_end, unit) ||
 	     !IS_ALIGNED(vma->vm_pgoff << PAGE_SHIFT, unit))) {
 		dev_info_ratelimited(&zf->zd->dev, "align=2M: map with MAP_SHARED, and address, length and offset multiples of 2 MiB\n");
+		return -EINVAL;
+	}
+	/*
+	 * A file has at most one unit per unit of the device: an offset
+	 * past that could never be backed, and each offset mapped costs
+	 * XArray nodes.
+	 */
+	if (vma->vm_pgoff + vma_pages(vma) > zdref_pages_total(zf->zd)) {
+		dev_info_ratelimited(&zf->zd->dev, "mmap: offset %#llx and length %#lx reach past the device's %llu bytes\n",
+				     (u64)vma->vm_pgoff << PAGE_SHIFT,
+				     vma->vm_end - vma->vm_start,
+				     zdref_pages_total(zf->zd) << PAGE_SHIFT);
 		return -EINVAL;
 	}
 	/* vm_insert_page() needs it, and only mmap may set it. */

@@ -56,6 +56,14 @@
 #define ZDREF_MIRROR_BATCH	32
 
 /*
+ * READ, WRITE and MIGRATE_TO_DEV's copy-out move data through a bounce
+ * buffer of at most this size, charged to the caller's memcg, whatever
+ * npages says: a request for more works in chunks (and never makes one
+ * copy to user space of more than this).
+ */
+#define ZDREF_MIRROR_CHUNK	(64UL << 20)
+
+/*
  * What a table entry allows, in the low bits of its page pointer: an
  * xa_tag_pointer() tag, 0, 1 or 3 (2 would read as an XArray internal
  * entry).
@@ -342,6 +350,9 @@ static int zdref_mirror_map(struct zdref_mirror *m, unsigned long start,
 	if (!mmget_not_zero(mm))
 		return -EFAULT;
 	for (range.start = start; range.start < end; range.start = range.end) {
+		ret = -EINTR;
+		if (fatal_signal_pending(current))
+			break;
 		range.end = min(end, range.start + (ZDREF_MIRROR_BATCH << PAGE_SHIFT));
 		ret = zdref_mirror_map_batch(m, &range, unlocked);
 		if (ret)
@@ -351,40 +362,65 @@ static int zdref_mirror_map(struct zdref_mirror *m, unsigned long start,
 	return ret;
 }
 
-/* READ, READ_UNLOCKED and WRITE: copy, fault in what is missing, again. */
-static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
-			   bool write, bool unlocked)
+/*
+ * One chunk of READ, READ_UNLOCKED or WRITE, [@start, @start + @size):
+ * copy, fault in what is missing, again.  @done counts the chunk's pages
+ * copied.
+ */
+static int zdref_mirror_rw_chunk(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
+				 unsigned long start, unsigned long size, void *buf,
+				 bool write, bool unlocked, u64 *done)
 {
-	unsigned long start = cmd->addr, size = cmd->npages << PAGE_SHIFT;
-	void *buf;
 	int ret;
 
-	buf = __vmalloc(size, GFP_KERNEL | __GFP_NOWARN);
-	if (!buf)
-		return -ENOMEM;
-	ret = -EFAULT;
-	if (write && copy_from_user(buf, u64_to_user_ptr(cmd->ptr), size))
-		goto out;
 	for (;;) {
 		mutex_lock(&m->lock);
-		ret = zdref_mirror_copy(m, start, start + size, buf, write, &cmd->cpages);
+		ret = zdref_mirror_copy(m, start, start + size, buf, write, done);
 		mutex_unlock(&m->lock);
 		if (ret != -ENOENT)
-			break;
-		ret = -EINTR;
+			return ret;
 		if (fatal_signal_pending(current))
-			break;
-		ret = zdref_mirror_map(m, start + (cmd->cpages << PAGE_SHIFT),
+			return -EINTR;
+		ret = zdref_mirror_map(m, start + (*done << PAGE_SHIFT),
 				       start + size, HMM_PFN_REQ_FAULT |
 				       (write ? HMM_PFN_REQ_WRITE : 0), unlocked);
 		if (ret)
-			break;
+			return ret;
 		cmd->faults++;
 	}
-	if (!ret && !write && copy_to_user(u64_to_user_ptr(cmd->ptr), buf, size))
+}
+
+/* READ, READ_UNLOCKED and WRITE, a chunk at a time. */
+static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
+			   bool write, bool unlocked)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), start, size;
+	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
+	int ret = 0;
+	void *buf;
+
+	buf = kvmalloc(min(end - cmd->addr, ZDREF_MIRROR_CHUNK), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	for (start = cmd->addr; start < end; start += size, ubuf += size) {
+		u64 done = 0;
+
+		size = min(end - start, ZDREF_MIRROR_CHUNK);
+		ret = -EINTR;
+		if (fatal_signal_pending(current))
+			break;
 		ret = -EFAULT;
-out:
-	vfree(buf);
+		if (write && copy_from_user(buf, ubuf, size))
+			break;
+		ret = zdref_mirror_rw_chunk(m, cmd, start, size, buf, write,
+					    unlocked, &done);
+		cmd->cpages += done;
+		if (!ret && !write && copy_to_user(ubuf, buf, size))
+			ret = -EFAULT;
+		if (ret)
+			break;
+	}
+	kvfree(buf);
 	return ret;
 }
 
@@ -407,19 +443,27 @@ static bool zdref_mirror_misses(struct zdref_mirror *m, unsigned long start,
 static int zdref_mirror_read_table(struct zdref_mirror *m,
 				   struct zdref_hmm_cmd *cmd)
 {
-	unsigned long size = cmd->npages << PAGE_SHIFT;
-	void *buf = __vmalloc(size, GFP_KERNEL | __GFP_NOWARN);
-	int ret;
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), start, size;
+	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
+	int ret = 0;
+	void *buf;
 
+	buf = kvmalloc(min(end - cmd->addr, ZDREF_MIRROR_CHUNK), GFP_KERNEL_ACCOUNT);
 	if (!buf)
 		return -ENOMEM;
 	cmd->cpages = 0;
-	mutex_lock(&m->lock);
-	ret = zdref_mirror_copy(m, cmd->addr, cmd->addr + size, buf, false, &cmd->cpages);
-	mutex_unlock(&m->lock);
-	if (!ret && copy_to_user(u64_to_user_ptr(cmd->ptr), buf, size))
-		ret = -EFAULT;
-	vfree(buf);
+	for (start = cmd->addr; start < end && !ret; start += size, ubuf += size) {
+		u64 done = 0;
+
+		size = min(end - start, ZDREF_MIRROR_CHUNK);
+		mutex_lock(&m->lock);
+		ret = zdref_mirror_copy(m, start, start + size, buf, false, &done);
+		mutex_unlock(&m->lock);
+		cmd->cpages += done;
+		if (!ret && copy_to_user(ubuf, buf, size))
+			ret = -EFAULT;
+	}
+	kvfree(buf);
 	return ret;
 }
 
@@ -521,6 +565,10 @@ static int zdref_mirror_migrate_to_dev(struct zdref_mirror *m,
 		goto out_free;
 	mmap_read_lock(mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
+		/* A huge sparse range is many pieces: SIGKILL ends it. */
+		ret = -EINTR;
+		if (fatal_signal_pending(current))
+			break;
 		ret = zdref_mirror_piece(mm, addr, end, &args.vma, &next);
 		if (ret)
 			break;
@@ -652,6 +700,9 @@ static int zdref_mirror_snapshot(struct zdref_mirror *m, struct zdref_hmm_cmd *c
 	if (!mmget_not_zero(mm))
 		return -EINVAL;
 	for (range.start = cmd->addr; range.start < end; range.start = range.end) {
+		ret = -EINTR;
+		if (fatal_signal_pending(current))
+			break;
 		range.end = min(end, range.start + (ZDREF_MIRROR_BATCH << PAGE_SHIFT));
 		ret = zdref_mirror_snapshot_batch(m, &range, prot);
 		if (ret)
@@ -808,8 +859,11 @@ static int zdref_mirror_mmap(struct file *file, struct vm_area_struct *vma)
 	int ret;
 
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
+		struct page *page;
 
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
 		if (!page)
 			return -ENOMEM;
 		ret = vm_insert_page(vma, addr, page);

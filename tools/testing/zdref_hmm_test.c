@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zt.h"
@@ -174,6 +175,38 @@ static void migrate_both_ways(const void *arg)
 	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_WRITE);
 	check_pattern(p, NPAGES, 7);
 	munmap(p, NPAGES * PAGE);
+	close(fd);
+	check_whole_and_unload();
+}
+
+/*
+ * MIGRATE_TO_SYS over a range with pages never touched (holes) moves the
+ * device's pages and succeeds, as test_hmm does: holes have nothing to
+ * move, so they are no want of memory.
+ */
+static void to_sys_with_holes(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	unsigned long i;
+	int fd, *p;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 2 * NPAGES * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(p != MAP_FAILED);
+	for (i = 0; i < NPAGES * PAGE / sizeof(int); i++)
+		p[i] = 61 + i;
+	to_device(fd, p, NPAGES, 61);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, 2 * NPAGES, &c), 0);
+	ASSERT_EQ_U(c.cpages, NPAGES);
+	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(dev_attr(0, "cpu_faults"), 0);
+	check_pattern(p, NPAGES, 61);
+	for (i = NPAGES * PAGE / sizeof(int); i < 2 * NPAGES * PAGE / sizeof(int); i++)
+		ASSERT_EQ(p[i], 0);
+	munmap(p, 2 * NPAGES * PAGE);
 	close(fd);
 	check_whole_and_unload();
 }
@@ -391,6 +424,87 @@ static void migrate_fault_race(const void *arg)
 	check_whole_and_unload();
 }
 
+/* Milliseconds since an arbitrary start, for the time bounds below. */
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * MIGRATE_TO_DEV over 1 TiB of sparse anonymous memory (2^28 pages, all
+ * holes: far more than the device has) would run for hours: SIGKILL ends
+ * it within seconds, the device's pages come back at the exit, and zdref
+ * unloads.
+ */
+static void huge_migrate_killed(const void *arg)
+{
+	const unsigned long npages = 1UL << 28;
+	int fd, status;
+	long t0, waited;
+	pid_t pid;
+	void *p;
+
+	load_private();
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		fd = open(ZDREF_DEV, O_RDWR);
+		p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (fd < 0 || p == MAP_FAILED)
+			_exit(2);
+		hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_DEV, p, NULL, npages, NULL);
+		_exit(3);	/* it finished: it should have been killed */
+	}
+	/* Until the device is in use: the child is inside the request. */
+	for (t0 = now_ms(); dev_attr(0, "allocs") == 0 && now_ms() - t0 < 20000;)
+		usleep(10000);
+	ASSERT_TRUE(dev_attr(0, "allocs") > 0);
+	usleep(200000);
+	ASSERT_EQ(kill(pid, SIGKILL), 0);
+	t0 = now_ms();
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	waited = now_ms() - t0;
+	zt_diag("SIGKILL ended a 2^28-page MIGRATE_TO_DEV in %ld ms (%llu pages moved)",
+		waited, (unsigned long long)dev_attr(0, "migrated_to_dev"));
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ASSERT_TRUE(waited < 10000);
+	check_whole_and_unload();
+}
+
+/*
+ * READ of 4 GiB (more than the guest's RAM, more than INT_MAX bytes) into
+ * a NULL buffer: EFAULT after one chunk of the bounce buffer (64 MiB), in
+ * well under a second or so, not a 4 GiB kernel allocation (ENOMEM, or
+ * most of RAM taken outside any memcg) and no copy to user space large
+ * enough to warn (scripts/vm fails the boot on a WARNING).
+ */
+static void huge_read_bad_buffer(const void *arg)
+{
+	const unsigned long npages = (4UL << 30) / PAGE;
+	long t0, took;
+	int fd;
+	void *p;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_TRUE(p != MAP_FAILED);
+	t0 = now_ms();
+	ASSERT_ERRNO(hmm_cmd(fd, ZDREF_HMM_READ, p, NULL, npages, NULL), EFAULT);
+	took = now_ms() - t0;
+	zt_diag("READ of 4 GiB into NULL: EFAULT after %ld ms", took);
+	ASSERT_TRUE(took < 10000);
+	munmap(p, npages * PAGE);
+	close(fd);
+	check_whole_and_unload();
+}
+
 /* Bad requests: a clear error, nothing moved. */
 static void bad_requests(const void *arg)
 {
@@ -419,7 +533,10 @@ static const struct zt_test tests[] = {
 	ZT(munmap_on_device, NULL),
 	ZT(exit_on_device, NULL),
 	ZT(release_evicts, NULL),
+	ZT(to_sys_with_holes, NULL),
 	ZT(migrate_fault_race, NULL),
+	ZT(huge_migrate_killed, NULL),
+	ZT(huge_read_bad_buffer, NULL),
 	ZT(bad_requests, NULL),
 };
 

@@ -463,6 +463,38 @@ static void release_while_pinned(void)
 }
 
 /*
+ * A file maps at most the device's size: mmap past it is refused with a
+ * reason, and a mapping mremap grows past it faults SIGBUS there.
+ */
+static void mmap_past_device(void)
+{
+	int fd = open_dev(), kmsg = zdref_kmsg_open();
+	char *p, *log;
+
+	ASSERT_TRUE(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			 total * PG) == MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(mmap(NULL, (total + 1) * PG, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0) == MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 1ULL << 50) == MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	log = zdref_kmsg_read(kmsg);
+	ASSERT_TRUE(strstr(log, "reach past the device's"));
+	p = map(fd, PG, MAP_SHARED, (total - 1) * PG);
+	fill(p, 1, total - 1, 21);
+	p = mremap(p, PG, 2 * PG, MREMAP_MAYMOVE);
+	ASSERT_TRUE(p != MAP_FAILED);
+	ASSERT_EQ(touch_in_child(p + PG), SIGBUS);
+	check(p, 1, total - 1, 21);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
+	munmap(p, 2 * PG);
+	close(fd);
+	close(kmsg);
+	baseline(1);
+}
+
+/*
  * A release that times out logs why, but an opener looping on it does not
  * flood the log: 40 timed-out releases (each of a page that a pipe pins)
  * in well under 5 s log at most the ratelimit's burst of 10 lines.
@@ -964,7 +996,7 @@ static const struct {
 	C(partial_munmap), C(exit_without_munmap), C(kill9_during_faults),
 	C(process_vm_readv_reads), C(vmsplice_outlives_file),
 	C(release_range), C(release_while_pinned), C(release_log_ratelimited),
-	C(pfn_needs_cap_sys_admin),
+	C(pfn_needs_cap_sys_admin), C(mmap_past_device),
 	C(release_keeps_private_copies), C(o_direct_brd),
 	C(map_private_cow), C(longterm_pin_io_uring),
 	H(huge_one_unit), H(huge_gib_2m_and_exhaustion), H(huge_fork),
