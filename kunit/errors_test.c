@@ -60,6 +60,11 @@ static const struct zdref_bad_region zdref_bad_regions[] = {
 	  .type = ZDREF_TYPE_PRIVATE, .err = -EINVAL },
 	{ .desc = "not reserved", .spec = "2M@0x10000000000", .type = ZDREF_TYPE_FSDAX,
 	  .err = -EINVAL },
+	/* memparse() would wrap these: 1 GiB, and a start mod 2^64 */
+	{ .desc = "size past 2^64", .spec = "17179869185G@0x100000000",
+	  .type = ZDREF_TYPE_FSDAX, .err = -EINVAL },
+	{ .desc = "start past 2^64", .spec = "2M@0xffffffffffffffffff",
+	  .type = ZDREF_TYPE_GENERIC, .err = -EINVAL },
 };
 
 KUNIT_ARRAY_PARAM_DESC(zdref_bad_regions, zdref_bad_regions, desc);

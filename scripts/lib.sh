@@ -68,7 +68,7 @@ zdref_kernel() {
 
 # The Debian mirror the host already uses, so that added suites and the
 # build roots come from the same place.
-debian_mirror() {
+zdref_debian_mirror() {
 	local uri
 	uri=$(grep -hE '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
 		awk '{ print $2 }' | grep -E '/debian/?$' | head -n 1 || true)

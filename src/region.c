@@ -41,19 +41,77 @@ static bool zdref_range_reserved(u64 start, u64 size)
 	return cover.next >= start + size;
 }
 
+/*
+ * memparse() that refuses what does not fit in 64 bits, where memparse()
+ * wraps ("17179869185G" would be 1 GiB): -ERANGE.  -EINVAL without a
+ * number.
+ */
+static int zdref_memparse(const char *s, const char **end, u64 *val)
+{
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	size_t len = hex ? 2 + strspn(s + 2, "0123456789abcdefABCDEF") :
+			   strspn(s, "0123456789");
+	unsigned int shift = 0;
+	char num[24];
+	int ret;
+
+	if (!len || (hex && len == 2))
+		return -EINVAL;
+	if (len >= sizeof(num))
+		return -ERANGE;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	ret = kstrtoull(num, 0, val);
+	if (ret)
+		return ret;
+	*end = s + len;
+	switch (**end) {
+	case 'E': case 'e':
+		shift += 10;
+		fallthrough;
+	case 'P': case 'p':
+		shift += 10;
+		fallthrough;
+	case 'T': case 't':
+		shift += 10;
+		fallthrough;
+	case 'G': case 'g':
+		shift += 10;
+		fallthrough;
+	case 'M': case 'm':
+		shift += 10;
+		fallthrough;
+	case 'K': case 'k':
+		shift += 10;
+		(*end)++;
+	}
+	if (shift && *val > U64_MAX >> shift)
+		return -ERANGE;
+	*val <<= shift;
+	return 0;
+}
+
 /* "SIZE@START" or, as memmap= spells it, "SIZE$START"; START is optional. */
 static int zdref_parse_region(const char *region, u64 *size, u64 *start,
 			      bool *has_start)
 {
-	char *end;
+	const char *end;
+	int ret;
 
-	*size = memparse(region, &end);
+	ret = zdref_memparse(region, &end, size);
+	if (ret)
+		return ret;
 	*has_start = *end == '@' || *end == '$';
 	*start = 0;
-	if (*has_start)
-		*start = memparse(end + 1, &end);
-	if (*end != '\0' || end == region)
+	if (*has_start) {
+		ret = zdref_memparse(end + 1, &end, start);
+		if (ret)
+			return ret;
+	}
+	if (*end != '\0')
 		return -EINVAL;
+	if (*start + *size < *start)
+		return -ERANGE;
 	return 0;
 }
 
@@ -90,6 +148,10 @@ int zdref_region_claim(struct zdref_dev *zd, const char *region)
 		return -EINVAL;
 	}
 	ret = zdref_parse_region(region, &size, &start, &has_start);
+	if (ret == -ERANGE) {
+		pr_err("region=%s: a size or start past 2^64 bytes\n", region);
+		return -EINVAL;
+	}
 	if (ret) {
 		pr_err("region=%s: expected SIZE@START, e.g. region=256M@0x80000000\n",
 		       region);

@@ -230,6 +230,21 @@ static const struct bad_param bad_params[] = {
 		.log = "expected SIZE@START",
 	},
 	{
+		/* memparse() would wrap it to 1 GiB */
+		.name = "bad_overflowing_size",
+		.fmt = "region=17179869185G@0x%2$llx type=fsdax",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "a size or start past 2^64 bytes",
+	},
+	{
+		.name = "bad_overflowing_start",
+		.fmt = "region=2M@0xffffffffffffffffff type=generic",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "a size or start past 2^64 bytes",
+	},
+	{
 		.name = "bad_fsdax_without_start",
 		.fmt = "region=%1$llu type=fsdax",
 		.adjust = KEEP,
