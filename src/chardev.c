@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/sysfs.h>
 
+#include <zdref/compat.h>
 #include "zdref.h"
 
 /* zdref0 is the module's device; the KUnit suites add their own after it. */
@@ -143,6 +144,21 @@ static ssize_t longterm_pins_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(longterm_pins);
 
+/*
+ * "checked" where region= was checked against the firmware's own memory
+ * map (no firmware-reserved range accepted), "unreadable" where this
+ * kernel keeps it from modules (the load warned), "n/a" for a
+ * device-private device, which has no memory behind it.
+ */
+static ssize_t firmware_map_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	if (zdref_from_dev(dev)->type == ZDREF_TYPE_PRIVATE)
+		return sysfs_emit(buf, "n/a\n");
+	return sysfs_emit(buf, "%s\n", zdref_firmware_map() ? "checked" : "unreadable");
+}
+static DEVICE_ATTR_RO(firmware_map);
+
 /* Device-private migrations, in pages; 0 for the other types. */
 static ssize_t migrated_to_dev_show(struct device *dev,
 				    struct device_attribute *attr, char *buf)
@@ -178,6 +194,7 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_refmodel.attr,
 	&dev_attr_align.attr,
 	&dev_attr_longterm_pins.attr,
+	&dev_attr_firmware_map.attr,
 	&dev_attr_migrated_to_dev.attr,
 	&dev_attr_migrated_to_ram.attr,
 	&dev_attr_cpu_faults.attr,

@@ -15,6 +15,7 @@
 #include <linux/kernel.h>
 #include <linux/mm.h>
 
+#include <zdref/compat.h>
 #include "zdref.h"
 
 struct zdref_cover {
@@ -189,6 +190,14 @@ int zdref_region_claim(struct zdref_dev *zd, const char *region)
 		       region, size >> 20, start);
 		return -EINVAL;
 	}
+	if (zd->type != ZDREF_TYPE_PRIVATE && zdref_firmware_reserved(start, size)) {
+		pr_err("region=%s: the firmware reserved part of it itself (its memory map, /sys/firmware/memmap, says so), memmap= did not; pick RAM the firmware reports as usable and reserve it with memmap=SIZE$START\n",
+		       region);
+		return -EINVAL;
+	}
+	if (zd->type != ZDREF_TYPE_PRIVATE && !zdref_firmware_map())
+		pr_warn("region=%s: this kernel keeps the firmware's memory map from modules, so zdref cannot tell a memmap= range from one the firmware reserved: make sure /sys/firmware/memmap lists [0x%llx-0x%llx] as System RAM\n",
+			region, start, start + size - 1);
 	zd->res = request_mem_region(start, size, KBUILD_MODNAME);
 	if (!zd->res) {
 		pr_err("region=%s: busy, another driver holds part of it (see /proc/iomem)\n",

@@ -41,6 +41,37 @@ static inline int zdref_page_mapcount(struct page *page)
 #endif
 }
 
+/*
+ * Did the firmware itself reserve part of [@start, @start + @size)?  A
+ * memmap= range is RAM in the firmware's own map (memmap= only turns RAM
+ * into Reserved); a firmware hole is not, and zeroing it could break the
+ * machine.  Where modules cannot read that map, zdref_firmware_map() is
+ * false and the caller warns instead.
+ */
+#if ZDREF_HAVE_E820_FIRMWARE
+#include <asm/e820/api.h>
+
+static inline bool zdref_firmware_map(void)
+{
+	return true;
+}
+
+static inline bool zdref_firmware_reserved(u64 start, u64 size)
+{
+	return e820__mapped_raw_any(start, start + size, E820_TYPE_RESERVED);
+}
+#else
+static inline bool zdref_firmware_map(void)
+{
+	return false;
+}
+
+static inline bool zdref_firmware_reserved(u64 start, u64 size)
+{
+	return false;
+}
+#endif
+
 /* kzalloc_obj(): typed allocation; zdref always passes the gfp flags. */
 #if !ZDREF_HAVE_KZALLOC_OBJ
 #define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)

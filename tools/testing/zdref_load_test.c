@@ -99,6 +99,33 @@ static void private_unsupported(const void *arg)
 	check_gone();
 }
 
+/*
+ * region= is checked against the firmware's own memory map where the
+ * kernel lets modules read it (sysfs firmware_map "checked": the memmap=
+ * range passes without a warning); elsewhere ("unreadable") the load
+ * says so in a warning.  The guest has no firmware-reserved 2 MiB range
+ * to see refused.
+ */
+static void firmware_map_reported(const void *arg)
+{
+	struct zdref_range r = zdref_reserved_range();
+	int kmsg = zdref_kmsg_open();
+	bool warned;
+	char fw[32];
+
+	ASSERT_EQ(zdref_load("region=%llu@0x%llx type=fsdax",
+			     (unsigned long long)r.size,
+			     (unsigned long long)r.start), 0);
+	ASSERT_EQ(zdref_sysfs("firmware_map", fw, sizeof(fw)), 0);
+	warned = strstr(zdref_kmsg_read(kmsg),
+			"keeps the firmware's memory map from modules");
+	zt_diag("firmware_map: %s, warned: %d", fw, warned);
+	ASSERT_TRUE(!strcmp(fw, "checked") || !strcmp(fw, "unreadable"));
+	ASSERT_EQ(warned, !strcmp(fw, "unreadable"));
+	ASSERT_EQ(zdref_unload(), 0);
+	check_gone();
+}
+
 /* An open device holds the module: rmmod is refused until the close. */
 static void unload_while_open(const void *arg)
 {
@@ -301,6 +328,7 @@ static const struct zt_test tests[] = {
 	ZT(load_unload_private_free_range, NULL),
 	ZT(private_unsupported, NULL),
 	ZT(unload_while_open, NULL),
+	ZT(firmware_map_reported, NULL),
 };
 
 int main(void)
