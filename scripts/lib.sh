@@ -243,13 +243,15 @@ zdref_accel_trial() {
 		return
 	fi
 	ZDREF_ACCEL_NAME=tcg
+	# (Callers run under set -e and pipefail: a console or a qemu
+	# that said nothing must not end them here.)
 	if [ "$rc" = 137 ]; then
-		last=$(tr -d '\r' <"$dir/trial.console" | grep . | tail -n 1)
+		last=$(tr -d '\r' <"$dir/trial.console" | grep . | tail -n 1 || true)
 		ZDREF_ACCEL_WHY="a trial boot under kvm gave no sign of init in ${deadline} s; its last console line: '${last:-none}'"
-		last=$(grep . "$dir/trial.qemu" | head -n 1)
+		last=$(grep . "$dir/trial.qemu" | head -n 1 || true)
 		[ -z "$last" ] || ZDREF_ACCEL_WHY="$ZDREF_ACCEL_WHY; qemu said: '$last'"
 	else
-		last=$(grep . "$dir/trial.qemu" | head -n 1)
+		last=$(grep . "$dir/trial.qemu" | head -n 1 || true)
 		ZDREF_ACCEL_WHY="a trial boot under kvm ended (qemu exit $rc) before init: '${last:-no message}'"
 	fi
 	ZDREF_ACCEL_WHY="$ZDREF_KVM_DEV is present but cannot run this guest ($ZDREF_ACCEL_WHY)"

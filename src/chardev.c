@@ -130,9 +130,10 @@ static DEVICE_ATTR_RO(align);
  * 1 if FOLL_LONGTERM pins (io_uring fixed buffers, RDMA) of this device's
  * pages work here.  Kernels with the free-at-zero FS_DAX rules (no
  * devmap_managed_key: the same 6.15 series) refuse FS_DAX folios in
- * folio_is_longterm_pinnable(), and for a mapping that is not an FS DAX
- * file's they retry the migration that cannot happen instead of failing:
- * zdref's users must not try.  See README.md, "Known limits".
+ * folio_is_longterm_pinnable().  zdref's FS_DAX mappings are an FS DAX
+ * file's (file.c), so GUP refuses them up front with -EOPNOTSUPP rather
+ * than retry a migration that cannot happen.  See README.md, "Known
+ * limits".
  */
 static ssize_t longterm_pins_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)

@@ -19,7 +19,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/rwsem.h>
@@ -36,12 +38,20 @@
  * @pages: file offset, in units, to the unit's head page handed out for it
  * @lock: faults (read) against the release of a range (write), so that no
  *	fault maps a page its file is giving up
+ * @ref: held by the open file and by @map_file: the pages are the file's
+ *	until both are gone
+ * @map_file: for FS_DAX, the file its mappings hold instead of the device
+ *	node's (see zdref_mmap()), or NULL
  */
 struct zdref_file {
 	struct zdref_dev *zd;
 	struct xarray pages;
 	struct rw_semaphore lock;
+	struct kref ref;
+	struct file *map_file;
 };
+
+static const struct file_operations zdref_map_fops;
 
 static int zdref_open(struct inode *inode, struct file *file)
 {
@@ -53,16 +63,27 @@ static int zdref_open(struct inode *inode, struct file *file)
 	/* Its nodes grow with what the opener maps: charged to the opener. */
 	xa_init_flags(&zf->pages, XA_FLAGS_ACCOUNT);
 	init_rwsem(&zf->lock);
+	kref_init(&zf->ref);
+	if (zf->zd->type == ZDREF_TYPE_FSDAX) {
+		zf->map_file = zdref_inode_file(zf->zd, &zdref_map_fops, zf);
+		if (IS_ERR(zf->map_file)) {
+			int ret = PTR_ERR(zf->map_file);
+
+			kfree(zf);
+			return ret;
+		}
+		kref_get(&zf->ref);
+	}
 	file->private_data = zf;
 	/* Map the device's DAX inode: see inode.c. */
 	file->f_mapping = zf->zd->inode->i_mapping;
 	return 0;
 }
 
-/* The last close: mappings hold the file, so only pins can outlive it. */
-static int zdref_release(struct inode *inode, struct file *file)
+/* The last reference to an open file's pages: only pins can outlive it. */
+static void zdref_file_free(struct kref *ref)
 {
-	struct zdref_file *zf = file->private_data;
+	struct zdref_file *zf = container_of(ref, struct zdref_file, ref);
 	struct page *page;
 	unsigned long index;
 
@@ -70,8 +91,38 @@ static int zdref_release(struct inode *inode, struct file *file)
 		zdref_page_put(zf->zd, page);
 	xa_destroy(&zf->pages);
 	kfree(zf);
+}
+
+/* The last close; an FS_DAX file's mappings hold its map_file. */
+static int zdref_release(struct inode *inode, struct file *file)
+{
+	struct zdref_file *zf = file->private_data;
+
+	if (zf->map_file)
+		fput(zf->map_file);
+	kref_put(&zf->ref, zdref_file_free);
 	return 0;
 }
+
+/* The map_file's last reference, its last mapping's or the open file's. */
+static int zdref_map_release(struct inode *inode, struct file *file)
+{
+	struct zdref_file *zf = file->private_data;
+
+	kref_put(&zf->ref, zdref_file_free);
+	return 0;
+}
+
+/*
+ * The file an FS_DAX file's mappings hold: it holds the module (its
+ * mappings run zdref's vm_ops) and the open file's pages.  No one opens
+ * it: its inode has no open.
+ */
+static const struct file_operations zdref_map_fops = {
+	.owner = THIS_MODULE,
+	.release = zdref_map_release,
+	.llseek = noop_llseek,
+};
 
 /* The head page of the file's unit @index, handed out on first use. */
 static struct page *zdref_file_unit(struct zdref_file *zf, pgoff_t index)
@@ -232,6 +283,16 @@ static int zdref_mmap(struct file *file, struct vm_area_struct *vma)
 				     zdref_pages_total(zf->zd) << PAGE_SHIFT);
 		return -EINVAL;
 	}
+	/*
+	 * FS_DAX mappings hold a file of the device's S_DAX inode, not the
+	 * device node: to the kernel they are an FS DAX file's
+	 * (vma_is_fsdax()), whose pages GUP refuses to pin long-term
+	 * (-EOPNOTSUPP) where the free-at-zero FS_DAX rules also make them
+	 * unmovable; with the node (S_ISCHR, device-dax's case) it would
+	 * retry a migration that cannot happen until the caller is killed.
+	 */
+	if (zf->map_file && vma->vm_file != zf->map_file)
+		vma_set_file(vma, zf->map_file);
 	/* vm_insert_page() needs it, and only mmap may set it. */
 	vm_flags_set(vma, VM_MIXEDMAP);
 	vma->vm_ops = &zdref_vm_ops;
@@ -256,7 +317,8 @@ static long zdref_ioc_page_info(struct file *file, void __user *arg)
 
 	mmap_read_lock(current->mm);
 	vma = vma_lookup(current->mm, info.addr);
-	if (!vma || !vma->vm_file || vma->vm_file->f_op != &zdref_fops) {
+	if (!vma || !vma->vm_file || (vma->vm_file->f_op != &zdref_fops &&
+				      vma->vm_file->f_op != &zdref_map_fops)) {
 		ret = -EINVAL;	/* not an address of a zdref mapping */
 		goto out;
 	}

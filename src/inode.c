@@ -15,8 +15,10 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <kunit/visibility.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/pseudo_fs.h>
 
@@ -27,9 +29,34 @@
 
 static struct vfsmount *zdref_mnt;
 
+/*
+ * /proc/PID/maps names a mapping by its file: the device node's path.
+ * A d_dname() writes at the end of @buf (dynamic_dname(), which 6.1 does
+ * not export, does the same).
+ */
+static char *zdref_dname(struct dentry *dentry, char *buf, int len)
+{
+	int n = snprintf(NULL, 0, "/dev/%s", dentry->d_name.name);
+
+	if (n >= len)
+		return ERR_PTR(-ENAMETOOLONG);
+	buf += len - n - 1;
+	snprintf(buf, n + 1, "/dev/%s", dentry->d_name.name);
+	return buf;
+}
+
+static const struct dentry_operations zdref_dentry_ops = {
+	.d_dname = zdref_dname,
+};
+
 static int zdref_init_fs_context(struct fs_context *fc)
 {
-	return init_pseudo(fc, ZDREF_FS_MAGIC) ? 0 : -ENOMEM;
+	struct pseudo_fs_context *ctx = init_pseudo(fc, ZDREF_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->dops = &zdref_dentry_ops;
+	return 0;
 }
 
 static struct file_system_type zdref_fs_type = {
@@ -71,6 +98,33 @@ int zdref_inode_add(struct zdref_dev *zd)
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_inode_add);
+
+/**
+ * zdref_inode_file() - a file of the device's inode, named after the device
+ * @zd: the device
+ * @fops: its file operations; with an owner, the file holds that module
+ * @private: its private_data
+ *
+ * Return: the file, or an ERR_PTR().
+ */
+struct file *zdref_inode_file(struct zdref_dev *zd,
+			      const struct file_operations *fops, void *private)
+{
+	struct file *file;
+
+	ihold(zd->inode);
+	file = alloc_file_pseudo(zd->inode, zdref_mnt, dev_name(&zd->dev),
+				 O_RDWR, fops);
+	if (IS_ERR(file)) {
+		iput(zd->inode);
+		return file;
+	}
+	/* The last fput() puts the owner: a file made here must get it. */
+	__module_get(fops->owner);
+	file->private_data = private;
+	return file;
+}
+EXPORT_SYMBOL_IF_KUNIT(zdref_inode_file);
 
 /**
  * zdref_inode_remove() - drop a device's inode; mappings still hold it

@@ -173,6 +173,8 @@ int zdref_inode_init(void);
 void zdref_inode_exit(void);
 int zdref_inode_add(struct zdref_dev *zd);
 void zdref_inode_remove(struct zdref_dev *zd);
+struct file *zdref_inode_file(struct zdref_dev *zd,
+			      const struct file_operations *fops, void *private);
 
 /* file.c */
 extern const struct file_operations zdref_fops;
