@@ -22,9 +22,9 @@
 KUNIT_ARRAY_PARAM(zdref_mappable_types, zdref_kunit_mappable_types,
 		  zdref_kunit_type_desc);
 
-/* Map @npages of the file at offset 0, MAP_SHARED. */
-static unsigned long zdref_fault_mmap(struct kunit *test,
-				      struct zdref_kunit_file *zf, u64 npages)
+/* Map @npages of the file at offset 0, MAP_SHARED: an address or -errno. */
+static unsigned long zdref_fault_mmap_raw(struct kunit *test,
+					  struct zdref_kunit_file *zf, u64 npages)
 {
 	unsigned long addr = 0;
 
@@ -32,6 +32,15 @@ static unsigned long zdref_fault_mmap(struct kunit *test,
 	addr = kunit_vm_mmap(test, zf->file, 0, npages << PAGE_SHIFT,
 			     PROT_READ | PROT_WRITE, MAP_SHARED, 0);
 #endif
+	return addr;
+}
+
+/* The same, which must succeed. */
+static unsigned long zdref_fault_mmap(struct kunit *test,
+				      struct zdref_kunit_file *zf, u64 npages)
+{
+	unsigned long addr = zdref_fault_mmap_raw(test, zf, npages);
+
 	KUNIT_ASSERT_NE_MSG(test, addr, 0, "kunit_vm_mmap() failed");
 	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR_VALUE(addr), "vm_mmap(): %ld", (long)addr);
 	return addr;
@@ -238,16 +247,17 @@ static void zdref_fault_pin_outlives_file(struct kunit *test)
 }
 
 /*
- * Faults beyond the pool's size fail (SIGBUS for a user access, a failed
- * copy here) and take nothing: every page stays handed out once.
+ * A file maps at most the device's size (mmap past it is -EINVAL); once
+ * another file has every page, a fault fails (SIGBUS for a user access, a
+ * failed copy here) and takes nothing: every page stays handed out once.
  */
 static void zdref_fault_exhausted(struct kunit *test)
 {
 	const enum zdref_type *type = test->param_value;
-	struct zdref_kunit_file *zf;
+	struct zdref_kunit_file *zf, *other;
+	unsigned long addr, more;
 	struct zdref_kunit_dev *kd;
 	struct zdref_dev *zd;
-	unsigned long addr;
 	u64 i, total;
 	u8 *buf;
 
@@ -256,18 +266,23 @@ static void zdref_fault_exhausted(struct kunit *test)
 	zd = kd->zd;
 	total = zdref_pages_total(zd);
 	zf = zdref_kunit_open(test, kd);
-	addr = zdref_fault_mmap(test, zf, total + 1);
+	other = zdref_kunit_open(test, kd);
+	KUNIT_EXPECT_EQ(test, (long)zdref_fault_mmap_raw(test, zf, total + 1), -EINVAL);
+	addr = zdref_fault_mmap(test, zf, total);
+	more = zdref_fault_mmap(test, other, 1);
 	buf = zdref_fault_buf(test);
 
 	for (i = 0; i < total; i++)
 		KUNIT_ASSERT_EQ_MSG(test, zdref_fault_touch(addr, i, buf), 0,
 				    "page %llu of %llu", i, total);
 	KUNIT_EXPECT_EQ(test, zdref_kunit_pages_free(zd), 0);
-	KUNIT_EXPECT_EQ(test, zdref_fault_touch(addr, total, buf), -EFAULT);
+	KUNIT_EXPECT_EQ(test, zdref_fault_touch(more, 0, buf), -EFAULT);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&zd->allocs), total);
 
-	KUNIT_ASSERT_EQ(test, vm_munmap(addr, (total + 1) << PAGE_SHIFT), 0);
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, total << PAGE_SHIFT), 0);
+	KUNIT_ASSERT_EQ(test, vm_munmap(more, PAGE_SIZE), 0);
 	zdref_kunit_close(zf);
+	zdref_kunit_close(other);
 	KUNIT_EXPECT_TRUE(test, zdref_kunit_wait_whole(kd));
 	KUNIT_EXPECT_EQ(test, atomic64_read(&zd->frees), total);
 }
