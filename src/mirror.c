@@ -362,14 +362,20 @@ static int zdref_mirror_map(struct zdref_mirror *m, unsigned long start,
 	return ret;
 }
 
+/* What a copy between the table and user space does for a missing page. */
+enum zdref_mirror_fault {
+	ZDREF_MIRROR_NO_FAULT,		/* -ENOENT: the table's pages only */
+	ZDREF_MIRROR_FAULT,		/* fault it in, mmap lock taken here */
+	ZDREF_MIRROR_FAULT_UNLOCKED,	/* fault it in, the fault may drop it */
+};
+
 /*
- * One chunk of READ, READ_UNLOCKED or WRITE, [@start, @start + @size):
- * copy, fault in what is missing, again.  @done counts the chunk's pages
- * copied.
+ * One chunk of a copy, [@start, @start + @size): copy, fault in what is
+ * missing as @fault says, again.  @done counts the chunk's pages copied.
  */
 static int zdref_mirror_rw_chunk(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
 				 unsigned long start, unsigned long size, void *buf,
-				 bool write, bool unlocked, u64 *done)
+				 bool write, enum zdref_mirror_fault fault, u64 *done)
 {
 	int ret;
 
@@ -377,22 +383,26 @@ static int zdref_mirror_rw_chunk(struct zdref_mirror *m, struct zdref_hmm_cmd *c
 		mutex_lock(&m->lock);
 		ret = zdref_mirror_copy(m, start, start + size, buf, write, done);
 		mutex_unlock(&m->lock);
-		if (ret != -ENOENT)
+		if (ret != -ENOENT || fault == ZDREF_MIRROR_NO_FAULT)
 			return ret;
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		ret = zdref_mirror_map(m, start + (*done << PAGE_SHIFT),
 				       start + size, HMM_PFN_REQ_FAULT |
-				       (write ? HMM_PFN_REQ_WRITE : 0), unlocked);
+				       (write ? HMM_PFN_REQ_WRITE : 0),
+				       fault == ZDREF_MIRROR_FAULT_UNLOCKED);
 		if (ret)
 			return ret;
 		cmd->faults++;
 	}
 }
 
-/* READ, READ_UNLOCKED and WRITE, a chunk at a time. */
+/*
+ * READ, READ_UNLOCKED and WRITE, and the copy-out of MIGRATE_TO_DEV
+ * (ZDREF_MIRROR_NO_FAULT), a chunk at a time.
+ */
 static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
-			   bool write, bool unlocked)
+			   bool write, enum zdref_mirror_fault fault)
 {
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), start, size;
 	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
@@ -413,7 +423,7 @@ static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
 		if (write && copy_from_user(buf, ubuf, size))
 			break;
 		ret = zdref_mirror_rw_chunk(m, cmd, start, size, buf, write,
-					    unlocked, &done);
+					    fault, &done);
 		cmd->cpages += done;
 		if (!ret && !write && copy_to_user(ubuf, buf, size))
 			ret = -EFAULT;
@@ -443,28 +453,8 @@ static bool zdref_mirror_misses(struct zdref_mirror *m, unsigned long start,
 static int zdref_mirror_read_table(struct zdref_mirror *m,
 				   struct zdref_hmm_cmd *cmd)
 {
-	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), start, size;
-	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
-	int ret = 0;
-	void *buf;
-
-	buf = kvmalloc(min(end - cmd->addr, ZDREF_MIRROR_CHUNK), GFP_KERNEL_ACCOUNT);
-	if (!buf)
-		return -ENOMEM;
 	cmd->cpages = 0;
-	for (start = cmd->addr; start < end && !ret; start += size, ubuf += size) {
-		u64 done = 0;
-
-		size = min(end - start, ZDREF_MIRROR_CHUNK);
-		mutex_lock(&m->lock);
-		ret = zdref_mirror_copy(m, start, start + size, buf, false, &done);
-		mutex_unlock(&m->lock);
-		cmd->cpages += done;
-		if (!ret && copy_to_user(ubuf, buf, size))
-			ret = -EFAULT;
-	}
-	kvfree(buf);
-	return ret;
+	return zdref_mirror_rw(m, cmd, false, ZDREF_MIRROR_NO_FAULT);
 }
 
 /* Device pages for the pages of @args that migrate, with their data. */
@@ -803,15 +793,15 @@ static long zdref_mirror_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case ZDREF_HMM_READ:
-		ret = zdref_mirror_rw(m, &c, false, false);
+		ret = zdref_mirror_rw(m, &c, false, ZDREF_MIRROR_FAULT);
 		break;
 	case ZDREF_HMM_READ_UNLOCKED:
 		if (!ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED)
 			return -ENOTTY;
-		ret = zdref_mirror_rw(m, &c, false, true);
+		ret = zdref_mirror_rw(m, &c, false, ZDREF_MIRROR_FAULT_UNLOCKED);
 		break;
 	case ZDREF_HMM_WRITE:
-		ret = zdref_mirror_rw(m, &c, true, false);
+		ret = zdref_mirror_rw(m, &c, true, ZDREF_MIRROR_FAULT);
 		break;
 	case ZDREF_HMM_MIGRATE_TO_DEV:
 		ret = zdref_mirror_migrate_to_dev(m, &c);
