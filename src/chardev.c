@@ -128,20 +128,15 @@ static DEVICE_ATTR_RO(align);
 
 /*
  * 1 if FOLL_LONGTERM pins (io_uring fixed buffers, RDMA) of this device's
- * pages work here.  Kernels with the free-at-zero FS_DAX rules (no
- * devmap_managed_key: the same 6.15 series) refuse FS_DAX folios in
- * folio_is_longterm_pinnable().  zdref's FS_DAX mappings are an FS DAX
- * file's (file.c), so GUP refuses them up front with -EOPNOTSUPP rather
- * than retry a migration that cannot happen.  See README.md, "Known
- * limits".
+ * pages work.  FS_DAX mappings are an FS DAX file's (file.c), which GUP
+ * never pins long-term (check_vma_flags(): -EOPNOTSUPP), on every kernel;
+ * other mappings are the device node's, whose pages pin as any.  See
+ * README.md, "Known limits".
  */
 static ssize_t longterm_pins_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	struct zdref_dev *zd = zdref_from_dev(dev);
-
-	return sysfs_emit(buf, "%d\n", !(zd->type == ZDREF_TYPE_FSDAX &&
-					 !ZDREF_HAVE_DEVMAP_MANAGED));
+	return sysfs_emit(buf, "%d\n", zdref_from_dev(dev)->type != ZDREF_TYPE_FSDAX);
 }
 static DEVICE_ATTR_RO(longterm_pins);
 

@@ -986,9 +986,10 @@ static void longterm_pin_io_uring(void)
 		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 
 		/*
-		 * Refused, at once, leaving nothing behind: on 7.x an FS DAX
-		 * file's pages (sysfs longterm_pins 0: GUP refuses them up
-		 * front), on 6.1 any file mapping but hugetlbfs (io_uring).
+		 * Refused, at once, leaving nothing behind: FS_DAX pages are
+		 * an FS DAX file's (sysfs longterm_pins 0: GUP refuses them
+		 * up front on every kernel); 6.1's io_uring takes no file
+		 * mapping but hugetlbfs.
 		 */
 		zt_diag("%s: long-term pin refused in %ld ms: %s", type, ms,
 			ret ? strerror(errno) : "pinned");
