@@ -80,6 +80,15 @@ zdref_debian_mirror() {
 	echo "${uri%/}"
 }
 
+# zdref_suite_uri MIRROR SUITE: where SUITE lives: Debian's security
+# suites beside the mirror, at MIRROR-security, the others on MIRROR.
+zdref_suite_uri() {
+	case "$2" in
+	*-security) echo "$1-security" ;;
+	*) echo "$1" ;;
+	esac
+}
+
 # zdref_in_root ROOT CMD...: run CMD in the build root ROOT (trixie,
 # sid), with the repository at /zdref, the KUnit kernel cache
 # ($ZDREF_CACHE/kunit) at /kunit, and /proc and /dev mounted (objtool

@@ -286,10 +286,10 @@ static int zdref_mmap(struct file *file, struct vm_area_struct *vma)
 	/*
 	 * FS_DAX mappings hold a file of the device's S_DAX inode, not the
 	 * device node: to the kernel they are an FS DAX file's
-	 * (vma_is_fsdax()), whose pages GUP refuses to pin long-term
-	 * (-EOPNOTSUPP) where the free-at-zero FS_DAX rules also make them
-	 * unmovable; with the node (S_ISCHR, device-dax's case) it would
-	 * retry a migration that cannot happen until the caller is killed.
+	 * (vma_is_fsdax()), whose pages GUP never pins long-term
+	 * (check_vma_flags(): -EOPNOTSUPP), on every kernel.  With the node
+	 * (S_ISCHR, device-dax's case) 7.x would retry a migration that
+	 * cannot happen until the caller is killed.
 	 */
 	if (zf->map_file && vma->vm_file != zf->map_file)
 		vma_set_file(vma, zf->map_file);
