@@ -14,6 +14,8 @@
 #include <linux/slab.h>
 #include <linux/wait.h>
 
+#include <zdref/compat.h>
+
 #include "zdref_kunit.h"
 
 static char *region;
@@ -379,4 +381,4 @@ kunit_test_suites(&zdref_refcount_suite, &zdref_pool_suite,
 MODULE_DESCRIPTION("KUnit suites of zdref: reference model, pool, faults, error paths");
 MODULE_AUTHOR("The zdref developers");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+ZDREF_IMPORT_NS_KUNIT;

@@ -23,6 +23,9 @@ zdref_die() { printf 'zdref: error: %s\n' "$*" >&2; exit 1; }
 # The names of the kernels of the matrix, in kernels.conf order.
 zdref_kernels() { awk '!/^#/ && NF { print $1 }' "$ZDREF_CONF"; }
 
+# The kernels scripts/kunit builds a debug kernel of, in that order.
+zdref_debug_kernels() { awk '!/^#/ && NF && $5 == "debug" { print $1 }' "$ZDREF_CONF"; }
+
 # zdref_named_or_all [NAME...]: the kernels named, or else every kernel of
 # the matrix (what scripts given KERNEL... arguments work on).
 zdref_named_or_all() {
@@ -38,11 +41,12 @@ zdref_named_or_all() {
 #              from the host
 #   K_SYSROOT  the build root's / seen from the host (empty for host)
 #   K_TOP      this repository as the build sees it (/zdref in a root)
+#   K_DEBUG    "debug" when scripts/kunit builds a debug kernel of it
 zdref_kernel() {
 	local line
 	line=$(awk -v n="$1" '!/^#/ && $1 == n' "$ZDREF_CONF")
 	[ -n "$line" ] || zdref_die "unknown kernel '$1'; kernels.conf knows: $(zdref_kernels | tr '\n' ' ')"
-	read -r K_NAME K_SUITE K_RELEASE K_BUILD K_IMAGES <<<"$line"
+	read -r K_NAME K_SUITE K_RELEASE K_BUILD K_DEBUG K_IMAGES <<<"$line"
 	K_ROOT=$ZDREF_CACHE/kernels/$K_NAME
 	if [ -d "$K_ROOT/usr/lib/modules/$K_RELEASE" ]; then
 		K_MODDIR=$K_ROOT/usr/lib/modules/$K_RELEASE
@@ -57,6 +61,10 @@ zdref_kernel() {
 	case " host $ZDREF_ROOTS " in
 	*" $K_BUILD "*) ;;
 	*) zdref_die "kernels.conf: kernel $K_NAME: build must be one of host $ZDREF_ROOTS, not '$K_BUILD'" ;;
+	esac
+	case "$K_DEBUG" in
+	debug|-) ;;
+	*) zdref_die "kernels.conf: kernel $K_NAME: debug must be 'debug' or '-', not '$K_DEBUG'" ;;
 	esac
 	if [ "$K_BUILD" = host ]; then
 		K_SYSROOT="" K_TOP=$ZDREF_TOP
@@ -125,22 +133,29 @@ zdref_in_build() {
 	fi
 }
 
-# zdref_unpack_source: Debian's linux-source (scripts/setup --source),
-# unpacked once per source version under $ZDREF_CACHE/kunit/src, where
-# zdref_in_trixie sees it as /kunit/src.  Builds from it go to directories
-# of their own and leave it pristine.  Sets SRC_NAME (linux-source-X.Y),
-# SRC (its path on the host) and SRC_VERSION (the Debian package version).
+# zdref_source_name: the kernel whose source gives checkpatch.pl and
+# hmm-tests: the newest of the matrix, its last line.
+zdref_source_name() { zdref_kernels | tail -n 1; }
+
+# zdref_unpack_source [NAME]: Debian's linux-source of kernel NAME (the
+# newest by default), fetched by scripts/setup --source (or --kunit) to
+# $ZDREF_CACHE/source/NAME and unpacked once per source version under
+# $ZDREF_CACHE/kunit/src, where zdref_in_trixie sees it as /kunit/src.
+# Builds from it go to directories of their own and leave it pristine.
+# Sets SRC_NAME (linux-source-X.Y), SRC (its path on the host) and
+# SRC_VERSION (the Debian package version).
 zdref_unpack_source() {
-	local tarball ver stamp=$ZDREF_CACHE/source/.zdref-stamp cache=$ZDREF_CACHE/kunit/src
-	tarball=$(find "$ZDREF_CACHE/source" -maxdepth 1 -name 'linux-source-*.tar.xz' | head -n 1)
-	[ -n "$tarball" ] && [ -f "$stamp" ] ||
-		zdref_die "no kernel source in $ZDREF_CACHE/source: run scripts/setup --source"
-	ver=$(cat "$stamp")
+	local name=${1:-$(zdref_source_name)} tarball ver dir cache=$ZDREF_CACHE/kunit/src
+	dir=$ZDREF_CACHE/source/$name
+	tarball=$(find "$dir" -maxdepth 1 -name 'linux-source-*.tar.xz' 2>/dev/null | head -n 1)
+	[ -n "$tarball" ] && [ -f "$dir/.zdref-stamp" ] ||
+		zdref_die "no source of kernel $name in $dir: run scripts/setup --source $name"
+	ver=$(cat "$dir/.zdref-stamp")
 	SRC_NAME=$(basename "$tarball" .tar.xz)
 	SRC=$cache/$SRC_NAME
 	if [ "$(cat "$SRC/.zdref-stamp" 2>/dev/null)" != "$ver" ]; then
 		zdref_log "unpacking $SRC_NAME ($ver)"
-		rm -rf "$cache"
+		rm -rf "$SRC"
 		mkdir -p "$cache"
 		tar -xJf "$tarball" -C "$cache"
 		echo "$ver" >"$SRC/.zdref-stamp"

@@ -72,6 +72,30 @@ static inline bool zdref_firmware_reserved(u64 start, u64 size)
 }
 #endif
 
+/*
+ * References to this module other than the one the loader holds while its
+ * init runs: openers of a node that chrdev_open() let in.  Without module
+ * unloading the kernel counts none, and there is nothing to wait for.
+ */
+#ifdef CONFIG_MODULE_UNLOAD
+static inline int zdref_module_users(void)
+{
+	return module_refcount(THIS_MODULE) - 1;
+}
+#else
+static inline int zdref_module_users(void)
+{
+	return 0;
+}
+#endif
+
+/* The namespace of EXPORT_SYMBOL_IF_KUNIT(), a bare name up to 6.12. */
+#if ZDREF_HAVE_IMPORT_NS_UNQUOTED
+#define ZDREF_IMPORT_NS_KUNIT	MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING)
+#else
+#define ZDREF_IMPORT_NS_KUNIT	MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")
+#endif
+
 /* kzalloc_obj(): typed allocation; zdref always passes the gfp flags. */
 #if !ZDREF_HAVE_KZALLOC_OBJ
 #define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MODULE_IMPORT_NS() takes the namespace as a bare name, which it
+ * stringifies (up to 6.12); later kernels take a string literal, and a
+ * bare name does not compile there.
+ */
+#include <linux/module.h>
+
+MODULE_IMPORT_NS(ZDREF_PROBE_NS);
+
+int zdref_probe;
