@@ -5,6 +5,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <kunit/visibility.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/sysfs.h>
@@ -16,6 +17,14 @@
 #define ZDREF_MAX_DEVICES	4
 
 static dev_t zdref_devt;
+
+/*
+ * Opens fail until zdref_init() has every device up.  A node is visible
+ * from its cdev_device_add() on, and a later failure in zdref_init()
+ * unwinds it; the loader then frees the module without waiting for files
+ * opened meanwhile.  So no open may succeed before the load has.
+ */
+static bool zdref_published;
 
 static struct zdref_dev *zdref_from_dev(struct device *dev)
 {
@@ -215,6 +224,48 @@ int zdref_chardev_init(void)
 	if (ret)
 		unregister_chrdev_region(zdref_devt, ZDREF_MAX_DEVICES);
 	return ret;
+}
+
+/**
+ * zdref_chardev_publish() - let opens of the nodes succeed
+ *
+ * Called once, at the end of a successful zdref_init().
+ */
+void zdref_chardev_publish(void)
+{
+	/* Pairs with zdref_chardev_open_check(): opens see every device up. */
+	smp_store_release(&zdref_published, true);
+}
+
+/**
+ * zdref_chardev_open_check() - may @zd's node be opened yet?
+ * @zd: the device being opened
+ *
+ * Return: 0 once the load has succeeded, -ENODEV while it runs.
+ */
+int zdref_chardev_open_check(struct zdref_dev *zd)
+{
+	/* Pairs with zdref_chardev_publish(). */
+	if (likely(smp_load_acquire(&zdref_published)))
+		return 0;
+	dev_warn_ratelimited(&zd->dev,
+			     "opened while zdref is still loading: open it once modprobe has returned\n");
+	return -ENODEV;
+}
+
+/**
+ * zdref_chardev_quiesce() - wait for the openers of removed nodes to leave
+ *
+ * For a failed load, after zdref_chardev_remove() of every node it added.
+ * cdev_del() serialises with chrdev_open()'s lookup, so every opener that
+ * found a node already holds a reference to the module; each fails
+ * zdref_chardev_open_check() and drops it at once.  Once none is left, no
+ * task runs zdref's code or holds its module, and the loader may free it.
+ */
+void zdref_chardev_quiesce(void)
+{
+	while (zdref_module_users() > 0)
+		usleep_range(1000, 2000);
 }
 
 void zdref_chardev_exit(void)

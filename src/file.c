@@ -55,11 +55,17 @@ static const struct file_operations zdref_map_fops;
 
 static int zdref_open(struct inode *inode, struct file *file)
 {
-	struct zdref_file *zf = kzalloc_obj(*zf, GFP_KERNEL);
+	struct zdref_dev *zd = container_of(inode->i_cdev, struct zdref_dev, cdev);
+	struct zdref_file *zf;
+	int ret;
 
+	ret = zdref_chardev_open_check(zd);
+	if (ret)
+		return ret;
+	zf = kzalloc_obj(*zf, GFP_KERNEL);
 	if (!zf)
 		return -ENOMEM;
-	zf->zd = container_of(inode->i_cdev, struct zdref_dev, cdev);
+	zf->zd = zd;
 	/* Its nodes grow with what the opener maps: charged to the opener. */
 	xa_init_flags(&zf->pages, XA_FLAGS_ACCOUNT);
 	init_rwsem(&zf->lock);
@@ -67,8 +73,7 @@ static int zdref_open(struct inode *inode, struct file *file)
 	if (zf->zd->type == ZDREF_TYPE_FSDAX) {
 		zf->map_file = zdref_inode_file(zf->zd, &zdref_map_fops, zf);
 		if (IS_ERR(zf->map_file)) {
-			int ret = PTR_ERR(zf->map_file);
-
+			ret = PTR_ERR(zf->map_file);
 			kfree(zf);
 			return ret;
 		}

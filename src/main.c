@@ -209,7 +209,10 @@ static int __init zdref_init(void)
 		if (ret)
 			goto err_devs;
 	}
-	/* Nodes last: no file can be open on a device a later failure undoes. */
+	/*
+	 * Nodes last, and opened only once all are up (chardev.c): no file
+	 * can be open on a device a later failure undoes.
+	 */
 	for (id = 0; id < devices; id++) {
 		struct zdref_dev *zd = zdref_devs[id];
 
@@ -221,11 +224,13 @@ static int __init zdref_init(void)
 			zdref_pages_total(zd), 4UL << zd->order,
 			zd->order ? ", mapped by PMD" : "");
 	}
+	zdref_chardev_publish();
 	return 0;
 
 err_nodes:
 	while (id--)
 		zdref_chardev_remove(zdref_devs[id]);
+	zdref_chardev_quiesce();
 	id = devices;
 err_devs:
 	while (id--)

@@ -841,13 +841,24 @@ static long zdref_mirror_ioctl(struct file *file, unsigned int cmd,
 /*
  * mmap of the device file itself: zeroed system pages, inserted as a
  * mixed map, for the selftests of a mirror over such a mapping.  Device
- * memory is never mapped by the CPU.
+ * memory is never mapped by the CPU.  The pages are allocated here, all
+ * at once: no larger than the device, so that one mmap cannot ask for
+ * more RAM than the device has memory (found by zdref_fuzz_test: a 4 GiB
+ * mmap of a 128 MiB device sent the OOM killer after it).
  */
 static int zdref_mirror_mmap(struct file *file, struct vm_area_struct *vma)
 {
+	struct zdref_mirror *m = file->private_data;
 	unsigned long addr;
 	int ret;
 
+	if (vma_pages(vma) > zdref_pages_total(m->zd)) {
+		dev_warn_ratelimited(&m->zd->dev,
+				     "mirror: mmap of 0x%lx bytes is larger than the device's %llu: map less\n",
+				     vma->vm_end - vma->vm_start,
+				     (unsigned long long)resource_size(m->zd->res));
+		return -EINVAL;
+	}
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
 		struct page *page;
 
@@ -871,6 +882,9 @@ static int zdref_mirror_open(struct inode *inode, struct file *file)
 	struct zdref_mirror *m;
 	int ret;
 
+	ret = zdref_chardev_open_check(zd);
+	if (ret)
+		return ret;
 	if (!current->mm)
 		return -EINVAL;	/* a kernel thread has no address space to mirror */
 	m = kzalloc_obj(*m, GFP_KERNEL);

@@ -185,5 +185,8 @@ int zdref_chardev_init(void);
 void zdref_chardev_exit(void);
 int zdref_chardev_add(struct zdref_dev *zd);
 void zdref_chardev_remove(struct zdref_dev *zd);
+void zdref_chardev_publish(void);
+int zdref_chardev_open_check(struct zdref_dev *zd);
+void zdref_chardev_quiesce(void);
 
 #endif /* ZDREF_H */

@@ -8,6 +8,7 @@
 #define ZDREF_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/memremap.h>
 #include <linux/slab.h>
 

@@ -513,6 +513,33 @@ static void huge_read_bad_buffer(const void *arg)
 	check_whole_and_unload();
 }
 
+/*
+ * An mmap of the device file is system RAM allocated at once: never
+ * larger than the device (a 4 GiB one sent the OOM killer before), and
+ * refused with a line that says so.
+ */
+static void mmap_larger_than_device(const void *arg)
+{
+	size_t size = TOTAL * PAGE;
+	int fd, kmsg;
+	char *p;
+
+	load_private();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	kmsg = zdref_kmsg_open();
+	ASSERT_TRUE(mmap(NULL, size + PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+		    MAP_FAILED);
+	ASSERT_EQ(errno, EINVAL);
+	ASSERT_TRUE(strstr(zdref_kmsg_read(kmsg), "is larger than the device's"));
+	p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_TRUE(p != MAP_FAILED);
+	ASSERT_EQ(p[0] | p[4 * PAGE - 1], 0);
+	munmap(p, 4 * PAGE);
+	close(fd);
+	check_whole_and_unload();
+}
+
 /* Bad requests: a clear error, nothing moved. */
 static void bad_requests(const void *arg)
 {
@@ -546,6 +573,7 @@ static const struct zt_test tests[] = {
 	ZT(huge_migrate_killed, NULL),
 	ZT(huge_read_bad_buffer, NULL),
 	ZT(bad_requests, NULL),
+	ZT(mmap_larger_than_device, NULL),
 };
 
 int main(void)

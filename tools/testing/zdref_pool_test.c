@@ -621,9 +621,9 @@ static void o_direct_brd(void)
 	char *src = map(fd, n * PG, MAP_SHARED, 0);
 	char *dst = map(fd, n * PG, MAP_SHARED, n * PG);
 
-	if (access("/dev/ram0", F_OK) && system("modprobe brd rd_nr=1 rd_size=8192"))
+	if (!zdref_ramdisk())
 		SKIP("no brd module");
-	bd = open("/dev/ram0", O_RDWR | O_DIRECT);
+	bd = open(ZDREF_RAMDISK, O_RDWR | O_DIRECT);
 	ASSERT_GE(bd, 0);
 	fill(src, n, 0, 16);
 	ASSERT_EQ(pwrite(bd, src, n * PG, 0), n * PG);
@@ -919,9 +919,9 @@ static void huge_o_direct_brd(void)
 	char *src = map_units(fd, 1, 0);
 	char *dst = map_units(fd, 1, HP);
 
-	if (access("/dev/ram0", F_OK) && system("modprobe brd rd_nr=1 rd_size=8192"))
+	if (!zdref_ramdisk())
 		SKIP("no brd module");
-	bd = open("/dev/ram0", O_RDWR | O_DIRECT);
+	bd = open(ZDREF_RAMDISK, O_RDWR | O_DIRECT);
 	ASSERT_GE(bd, 0);
 	fill(src, HPG, 0, 40);
 	ASSERT_EQ(pwrite(bd, src, HP, 0), HP);

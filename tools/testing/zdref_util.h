@@ -119,6 +119,139 @@ static inline bool zdref_loaded(void)
 	return access("/sys/module/zdref", F_OK) == 0;
 }
 
+#define ZDREF_FAIL_NTH	"/proc/thread-self/fail-nth"
+
+/*
+ * Fault injection (CONFIG_FAULT_INJECTION): the task's @n-th fault point
+ * from now on fails (a slab or page allocation, a copy from or to user
+ * space, as the debugfs knobs allow).  @fd: ZDREF_FAIL_NTH, opened by
+ * the thread itself.
+ */
+static inline bool zdref_fail_nth_arm(int fd, unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	return pwrite(fd, buf, len, 0) == len;
+}
+
+/*
+ * Disarm it: was the fault injected since zdref_fail_nth_arm()?  Reading
+ * and writing the file copy to and from user space, fault points
+ * themselves: a copy that fails here means the count had not run out.
+ */
+static inline bool zdref_fail_nth_disarm(int fd)
+{
+	bool injected = false;
+	char buf[16];
+	ssize_t n;
+	int i;
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		injected = strtoul(buf, NULL, 10) == 0;
+	}
+	/* Each failed write spends one more of what is left. */
+	for (i = 0; i < 64 && pwrite(fd, "0", 1, 0) != 1; i++)
+		;
+	return injected;
+}
+
+/*
+ * [start, end) of the kernel function @name, from /proc/kallsyms (sorted
+ * by address: the function ends where the next symbol starts).
+ */
+static inline bool zdref_ksym_range(const char *name, uint64_t *start,
+				    uint64_t *end)
+{
+	char line[512], sym[256], type;
+	unsigned long long a;
+	FILE *f = fopen("/proc/kallsyms", "r");
+	bool found = false;
+
+	*start = *end = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %255s", &a, &type, sym) != 3)
+			continue;
+		if (found && a > *start) {
+			*end = a;
+			break;
+		}
+		if (!found && !strcmp(sym, name) && a) {
+			*start = a;
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found && *end;
+}
+
+/*
+ * Let the Nth point be any allocation: by default failslab and
+ * fail_page_alloc skip allocations that may sleep, and order 0 pages.
+ * Never in x86's direct-map setup for hot-added memory: there
+ * init_memory_mapping() uses page tables it does not check for NULL (a
+ * failed one is a null-pointer Oops of the kernel's own, seen on 6.12),
+ * so stack traces through it are let through.  NULL, or why fault
+ * injection cannot be had here.
+ */
+/* Write @val to /sys/kernel/debug/@attr/@knob. */
+static inline bool zdref_fault_knob(const char *attr, const char *knob,
+				    const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/%s/%s", attr, knob);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val);
+}
+
+static inline const char *zdref_fault_injection_setup(void)
+{
+	static const char * const attrs[] = {
+		"failslab", "fail_page_alloc", "fail_usercopy",
+	};
+	char start_s[32], end_s[32];
+	uint64_t start, end;
+	bool ok = true;
+	size_t i;
+
+	if (access(ZDREF_FAIL_NTH, F_OK))
+		return "no " ZDREF_FAIL_NTH ": this kernel has no CONFIG_FAULT_INJECTION (the debug kernels have it)";
+	if (!zdref_ksym_range("init_memory_mapping", &start, &end))
+		return "no init_memory_mapping in /proc/kallsyms to keep fault injection out of";
+	snprintf(start_s, sizeof(start_s), "0x%llx", (unsigned long long)start);
+	snprintf(end_s, sizeof(end_s), "0x%llx", (unsigned long long)end);
+	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		ok &= zdref_fault_knob(attrs[i], "verbose", "0");
+		ok &= zdref_fault_knob(attrs[i], "reject-start", start_s);
+		ok &= zdref_fault_knob(attrs[i], "reject-end", end_s);
+	}
+	ok &= zdref_fault_knob("failslab", "ignore-gfp-wait", "N");
+	ok &= zdref_fault_knob("fail_page_alloc", "ignore-gfp-wait", "N");
+	ok &= zdref_fault_knob("fail_page_alloc", "min-order", "0");
+	if (!ok)
+		return "cannot set the knobs of /sys/kernel/debug/{failslab,fail_page_alloc,fail_usercopy}: CONFIG_FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_USERCOPY, FAULT_INJECTION_DEBUG_FS and FAULT_INJECTION_STACKTRACE_FILTER are needed";
+	return NULL;
+}
+
+#define ZDREF_RAMDISK	"/dev/ram0"
+
+/* A RAM block device for O_DIRECT (brd: built in, or loaded here). */
+static inline bool zdref_ramdisk(void)
+{
+	return !access(ZDREF_RAMDISK, F_OK) ||
+	       !system("modprobe brd rd_nr=1 rd_size=8192");
+}
+
 /* A reader of /dev/kmsg positioned at its end: what comes next. */
 static inline int zdref_kmsg_open(void)
 {

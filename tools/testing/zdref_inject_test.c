@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref's fault-injection selftests: every unwind path of a load.
+ *
+ * For N = 1, 2, ... the Nth fault point the loading task reaches (a slab
+ * or page allocation, a copy from user space: /proc/thread-self/fail-nth,
+ * CONFIG_FAULT_INJECTION) fails, inside the module loader or zdref's init,
+ * until a load reaches no Nth point.  Each failed load must leave nothing
+ * behind (no module, node, class or claimed range) and no splat in the
+ * console (scripts/vm), and a second process, opening the nodes all along,
+ * must never get a file from a load that then failed: the loader frees a
+ * module whose init failed without waiting for its files.  Debian's kernels
+ * have no fault injection; the debug kernels of scripts/kunit do.
+ */
+#include <sched.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <time.h>
+
+#include "zdref_util.h"
+
+/* Far more fault points than a load reaches; the sweep ends on its own. */
+#define NTH_MAX		100000
+
+/* What the opener tells the sweep. */
+struct opener {
+	volatile unsigned long opens;	/* files it got, ever */
+	volatile unsigned long tries;
+};
+
+static void fault_injection_setup(void)
+{
+	const char *why = zdref_fault_injection_setup();
+
+	if (why)
+		SKIP("%s", why);
+}
+
+/* Open the nodes, again and again, until killed; count the files got. */
+static noreturn void opener_run(struct opener *o, int devices)
+{
+	char path[32];
+	int i, fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;) {
+		for (i = 0; i < devices; i++) {
+			snprintf(path, sizeof(path), "/dev/zdref%d", i);
+			o->tries++;
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			if (fd >= 0) {
+				o->opens++;
+				close(fd);
+			}
+		}
+		sched_yield();
+	}
+}
+
+/* What a load that failed must leave: nothing. */
+static void check_gone(int devices)
+{
+	struct zdref_range got;
+	char path[32];
+	int i;
+
+	ASSERT_FALSE(zdref_loaded());
+	ASSERT_EQ(access("/sys/class/zdref", F_OK), -1);
+	for (i = 0; i < devices; i++) {
+		snprintf(path, sizeof(path), "/dev/zdref%d", i);
+		ASSERT_EQ(access(path, F_OK), -1);
+	}
+	ASSERT_EQ(zdref_iomem_find("zdref", &got), 0);
+}
+
+/* Unload, waiting out the opener's files (it closes each at once). */
+static void unload(void)
+{
+	int i, ret = -EWOULDBLOCK;
+
+	for (i = 0; i < 10000 && ret == -EWOULDBLOCK; i++) {
+		ret = zdref_unload();
+		if (ret == -EWOULDBLOCK)
+			usleep(1000);
+	}
+	ASSERT_EQ(ret, 0);
+}
+
+struct sweep {
+	const char *name;
+	const char *params;	/* %1$s: region=SIZE@START of the reserved range */
+	int devices;
+};
+
+/* One load with the Nth fault point failing: init_module's result. */
+static int load_failing_nth(int ko, const char *params, unsigned long nth,
+			    bool *injected)
+{
+	int fd, ret;
+
+	fd = open(ZDREF_FAIL_NTH, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_TRUE(zdref_fail_nth_arm(fd, nth));
+	ret = syscall(SYS_finit_module, ko, params, 0) ? -errno : 0;
+	*injected = zdref_fail_nth_disarm(fd);
+	close(fd);
+	return ret;
+}
+
+static void init_fail_nth(const void *arg)
+{
+	const struct sweep *sw = arg;
+	struct zdref_range r = zdref_reserved_range();
+	unsigned long nth, failed = 0, survived = 0, opens_before;
+	struct timespec t0, t1;
+	char region[64], params[192];
+	unsigned long enomem = 0;
+	int ret, ko;
+	struct opener *o;
+	bool injected;
+	pid_t pid;
+
+	fault_injection_setup();
+	/* The smallest range a device takes: the sweep's cost is its pages. */
+	snprintf(region, sizeof(region), "region=2M@0x%llx",
+		 (unsigned long long)r.start);
+	snprintf(params, sizeof(params), sw->params, region);
+	ko = open(ZDREF_KO, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(ko, 0);
+	/* Can it load at all here? (type=private needs what 6.x lacks.) */
+	ret = syscall(SYS_finit_module, ko, params, 0) ? -errno : 0;
+	if (ret == -EOPNOTSUPP)
+		SKIP("%s: zdref refuses it on this kernel", params);
+	ASSERT_EQ(ret, 0);
+	unload();
+	check_gone(sw->devices);
+
+	o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(o != MAP_FAILED);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		opener_run(o, sw->devices);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	zt_diag("insmod zdref.ko %s, the Nth fault point failing, N = 1...", params);
+	for (nth = 1; nth <= NTH_MAX; nth++) {
+		opens_before = o->opens;
+		ret = load_failing_nth(ko, params, nth, &injected);
+		if (ret == 0) {
+			/* Loaded: past its last fault point, or it survived one. */
+			ASSERT_TRUE(zdref_loaded());
+			unload();
+			check_gone(sw->devices);
+			if (!injected)
+				break;
+			survived++;
+			continue;
+		}
+		if (!injected)
+			zt_diag("N = %lu: the load failed with %d, no fault injected",
+				nth, ret);
+		ASSERT_TRUE(injected);
+		check_gone(sw->devices);
+		if (o->opens != opens_before)
+			zt_diag("N = %lu: the opener got a file from a load that failed (%d)",
+				nth, ret);
+		ASSERT_EQ(o->opens, opens_before);
+		failed++;
+		if (ret == -ENOMEM)
+			enomem++;
+		else
+			zt_diag("N = %lu: the load failed with %s", nth, strerror(-ret));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	zt_diag("%lu fault points: %lu loads failed (%lu with ENOMEM), %lu loaded despite one, then a clean load; the opener got %lu files in %lu opens; %.1f s",
+		nth - 1, failed, enomem, survived, o->opens, o->tries,
+		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	ASSERT_TRUE(nth <= NTH_MAX);
+	/* A sweep that failed nothing tested nothing. */
+	ASSERT_GT(failed, 0);
+	close(ko);
+}
+
+static const struct sweep sweeps[] = {
+	{ "init_fail_nth_fsdax", "%s type=fsdax", 1 },
+	{ "init_fail_nth_generic", "%s type=generic", 1 },
+	/* Node 0 is up before node 1's add: the case for the open gate. */
+	{ "init_fail_nth_private_2_devices", "region=2M type=private devices=2", 2 },
+};
+
+int main(void)
+{
+	struct zt_test tests[ZT_COUNT(sweeps)];
+	size_t i;
+
+	for (i = 0; i < ZT_COUNT(sweeps); i++)
+		tests[i] = (struct zt_test)ZT_NAMED(sweeps[i].name, init_fail_nth,
+						    &sweeps[i]);
+	return zt_run(tests, ZT_COUNT(tests));
+}
