@@ -68,6 +68,7 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd)
 	 * callback, so that rmmod is refused while device memory is in use.
 	 */
 	__module_get(THIS_MODULE);
+	/* zone_device_data is stored under the page lock: see eviction. */
 	zone_device_page_init(page, &zd->pgmap, 0);
 	page->zone_device_data = backing;
 	return page;
@@ -247,6 +248,16 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
 
 		dst[i] = 0;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		/*
+		 * A page being handed out: migrate_device_range() took its
+		 * lock in the moment between zone_device_page_init()'s count
+		 * of 1 and its lock_page(), before zdref_devmem_alloc() could
+		 * store the backing page.  The store waits for this lock, so
+		 * under it the field is stable; a page without one holds no
+		 * data yet, and stays (no destination: restored).
+		 */
+		if (!spage->zone_device_data)
 			continue;
 		/* Eviction must not fail: the device is going away. */
 		dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);

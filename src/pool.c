@@ -35,6 +35,7 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 
+#include <zdref/compat.h>
 #include "zdref.h"
 
 /* The head page of a unit. */
@@ -251,31 +252,59 @@ void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_freed);
 
+/* Has the last reference to busy page @zp dropped? */
+static bool zdref_busy_freeable(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	int count = page_ref_count(zdref_meta_page(zd, zp));
+
+	if (zd->model.kernel_frees)
+		return zp->kernel_freed && count == zd->model.idle;
+	return count == zd->model.base;
+}
+
+/* Busy pages looked at per hold of the pool lock, which keeps IRQs off. */
+#define ZDREF_BUSY_BATCH	64
+
 /* Free the busy pages whose last reference has dropped; again if some remain. */
 static void zdref_busy_scan(struct work_struct *work)
 {
 	struct zdref_dev *zd = container_of(to_delayed_work(work),
 					    struct zdref_dev, busy_work);
-	struct zdref_page *zp, *next;
-	unsigned long freed = 0;
+	unsigned long freed = 0, seen = 0;
+	struct zdref_page *zp;
+	LIST_HEAD(todo);
+	LIST_HEAD(kept);
 	bool more;
 
 	spin_lock_irq(&zd->lock);
-	list_for_each_entry_safe(zp, next, &zd->busy_list, node) {
-		int count = page_ref_count(zdref_meta_page(zd, zp));
-
-		if (zd->model.kernel_frees ?
-		    !zp->kernel_freed || count != zd->model.idle :
-		    count != zd->model.base)
-			continue;
-		zdref_page_free_locked(zd, zp);
-		/*
-		 * With the free, under the lock: whoever sees the pool whole
-		 * may unload the module at once.
-		 */
-		module_put(THIS_MODULE);
-		freed++;
+	/*
+	 * Off the busy list, so that the lock can be dropped between
+	 * batches: whatever frees a page meanwhile unlinks it from here
+	 * under the lock, and pages that become busy meanwhile wait for the
+	 * next scan.
+	 */
+	list_splice_init(&zd->busy_list, &todo);
+	while (!list_empty(&todo)) {
+		zp = list_first_entry(&todo, struct zdref_page, node);
+		if (zdref_busy_freeable(zd, zp)) {
+			zdref_page_free_locked(zd, zp);
+			/*
+			 * With the free, under the lock: whoever sees the pool
+			 * whole may unload the module at once (its exit waits
+			 * for this work to end).
+			 */
+			module_put(THIS_MODULE);
+			freed++;
+		} else {
+			list_move_tail(&zp->node, &kept);
+		}
+		if (++seen % ZDREF_BUSY_BATCH == 0) {
+			spin_unlock_irq(&zd->lock);
+			cond_resched();
+			spin_lock_irq(&zd->lock);
+		}
 	}
+	list_splice(&kept, &zd->busy_list);
 	more = !list_empty(&zd->busy_list);
 	if (more && !freed)
 		zd->busy_delay = min_t(unsigned long, zd->busy_delay * 2,
@@ -362,6 +391,15 @@ void zdref_pool_exit(struct zdref_dev *zd)
 	/* Busy pages hold the module: none can be left at unload. */
 	cancel_delayed_work_sync(&zd->busy_work);
 	WARN_ON(zd->pages_busy);
+	/*
+	 * Where the kernel frees silently, the task whose put took a page
+	 * to 0 may still be in free_zone_device_folio(), reading the folio
+	 * and the pagemap, after the busy scan saw the 0 and freed the unit:
+	 * it holds no reference that memunmap_pages() would wait for.  Wait
+	 * for every such task to be out before the pagemap and its memmap go.
+	 */
+	if (zdref_ref_freed_silently(&zd->model))
+		zdref_synchronize_tasks();
 	kvfree(zd->pages);
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_pool_exit);

@@ -9,6 +9,7 @@
 
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/rcupdate.h>
 #include <linux/memremap.h>
 #include <linux/slab.h>
 
@@ -87,6 +88,26 @@ static inline int zdref_module_users(void)
 static inline int zdref_module_users(void)
 {
 	return 0;
+}
+#endif
+
+/*
+ * Wait until no task and no interrupt is still in kernel code it entered
+ * before the call: RCU for interrupts and regions that cannot be
+ * preempted, RCU Tasks for preemptible kernel code (as ftrace waits
+ * before it frees a trampoline).  Without CONFIG_TASKS_RCU only the
+ * first; Debian's kernels all have it.
+ */
+#if ZDREF_HAVE_SYNCHRONIZE_RCU_TASKS
+static inline void zdref_synchronize_tasks(void)
+{
+	synchronize_rcu();
+	synchronize_rcu_tasks();
+}
+#else
+static inline void zdref_synchronize_tasks(void)
+{
+	synchronize_rcu();
 }
 #endif
 

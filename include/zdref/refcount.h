@@ -67,6 +67,17 @@ static inline struct zdref_refmodel zdref_refmodel_of(enum memory_type type)
 	}
 }
 
+/*
+ * Does the kernel's own put free a page silently: at a raw count of 0,
+ * with no callback, going on to read the folio and its pagemap in
+ * free_zone_device_folio() after the count is 0 (7.x FS_DAX)?  zdref
+ * sees the 0 before that task is done: see zdref_pool_exit().
+ */
+static inline bool zdref_ref_freed_silently(const struct zdref_refmodel *m)
+{
+	return !m->kernel_frees && m->idle == 0;
+}
+
 /* Take a page from idle to handed out with one reference, its file's. */
 static inline void zdref_ref_hand_out(const struct zdref_refmodel *m,
 				      struct page *page)

@@ -92,6 +92,32 @@ struct sweep {
 	int devices;
 };
 
+/*
+ * The fault points a load reaches: @nth from a count too large to run out,
+ * what is left after.
+ */
+static unsigned long load_points(int ko, const char *params)
+{
+	unsigned long left;
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	fd = open(ZDREF_FAIL_NTH, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_TRUE(zdref_fail_nth_arm(fd, NTH_MAX));
+	syscall(SYS_finit_module, ko, params, 0);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ASSERT_GT(n, 0);
+	buf[n] = '\0';
+	left = strtoul(buf, NULL, 10);
+	zdref_fail_nth_disarm(fd);
+	close(fd);
+	if (zdref_loaded())
+		unload();
+	return NTH_MAX - left;
+}
+
 /* One load with the Nth fault point failing: init_module's result. */
 static int load_failing_nth(int ko, const char *params, unsigned long nth,
 			    bool *injected)
@@ -111,7 +137,7 @@ static void init_fail_nth(const void *arg)
 {
 	const struct sweep *sw = arg;
 	struct zdref_range r = zdref_reserved_range();
-	unsigned long nth, failed = 0, survived = 0, opens_before;
+	unsigned long nth, before, first, failed = 0, survived = 0, opens_before;
 	struct timespec t0, t1;
 	char region[64], params[192];
 	unsigned long enomem = 0;
@@ -143,9 +169,21 @@ static void init_fail_nth(const void *arg)
 	if (pid == 0)
 		opener_run(o, sw->devices);
 
+	/*
+	 * The module loader's own fault points come first: a load that
+	 * zdref_init() refuses before it allocates anything (type=bogus)
+	 * reaches them and few more.  The sweep starts just before the
+	 * first of zdref's: the loader's are the kernel's to test.
+	 */
+	before = load_points(ko, "type=bogus");
+	first = before > 16 ? before - 16 : 1;
+	zt_diag("a load reaches %lu fault points, %lu of them in the loader before zdref_init()",
+		load_points(ko, params), before);
+	check_gone(sw->devices);
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	zt_diag("insmod zdref.ko %s, the Nth fault point failing, N = 1...", params);
-	for (nth = 1; nth <= NTH_MAX; nth++) {
+	zt_diag("insmod zdref.ko %s, the Nth fault point failing, N = %lu...", params, first);
+	for (nth = first; nth <= NTH_MAX; nth++) {
 		opens_before = o->opens;
 		ret = load_failing_nth(ko, params, nth, &injected);
 		if (ret == 0) {
@@ -177,7 +215,7 @@ static void init_fail_nth(const void *arg)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	zt_diag("%lu fault points: %lu loads failed (%lu with ENOMEM), %lu loaded despite one, then a clean load; the opener got %lu files in %lu opens; %.1f s",
-		nth - 1, failed, enomem, survived, o->opens, o->tries,
+		nth - first, failed, enomem, survived, o->opens, o->tries,
 		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	ASSERT_TRUE(nth <= NTH_MAX);
 	/* A sweep that failed nothing tested nothing. */
