@@ -159,43 +159,45 @@ static inline bool zdref_fail_nth_disarm(int fd)
 }
 
 /*
- * [start, end) of the kernel function @name, from /proc/kallsyms (sorted
- * by address: the function ends where the next symbol starts).
+ * [start, end) of the kernel's text from function @first to the end of
+ * function @last, which follows it, from /proc/kallsyms (sorted by
+ * address: a function ends where the next symbol starts).
  */
-static inline bool zdref_ksym_range(const char *name, uint64_t *start,
-				    uint64_t *end)
+static inline bool zdref_ksym_range(const char *first, const char *last,
+				    uint64_t *start, uint64_t *end)
 {
 	char line[512], sym[256], type;
 	unsigned long long a;
 	FILE *f = fopen("/proc/kallsyms", "r");
-	bool found = false;
+	bool in_last = false;
 
 	*start = *end = 0;
 	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %c %255s", &a, &type, sym) != 3)
+		if (sscanf(line, "%llx %c %255s", &a, &type, sym) != 3 || !a)
 			continue;
-		if (found && a > *start) {
+		if (in_last && a > *start) {
 			*end = a;
 			break;
 		}
-		if (!found && !strcmp(sym, name) && a) {
+		if (!*start && !strcmp(sym, first))
 			*start = a;
-			found = true;
-		}
+		if (*start && !strcmp(sym, last))
+			in_last = true;
 	}
 	if (f)
 		fclose(f);
-	return found && *end;
+	return *start && *end;
 }
 
 /*
  * Let the Nth point be any allocation: by default failslab and
  * fail_page_alloc skip allocations that may sleep, and order 0 pages.
- * Never in x86's direct-map setup for hot-added memory: there
- * init_memory_mapping() uses page tables it does not check for NULL (a
- * failed one is a null-pointer Oops of the kernel's own, seen on 6.12),
- * so stack traces through it are let through.  NULL, or why fault
- * injection cannot be had here.
+ * Never inside x86's hot-add of memory (add_pages() and arch_add_memory(),
+ * side by side in its text), which is not made to fail: its direct-map
+ * setup (init_memory_mapping()) uses page tables it does not check for
+ * NULL (a failed one is a null-pointer Oops in phys_pmd_init(), seen on
+ * 6.12), and add_pages() WARNs on any failure of __add_pages().  NULL, or
+ * why fault injection cannot be had here.
  */
 /* Write @val to /sys/kernel/debug/@attr/@knob. */
 static inline bool zdref_fault_knob(const char *attr, const char *knob,
@@ -226,8 +228,8 @@ static inline const char *zdref_fault_injection_setup(void)
 
 	if (access(ZDREF_FAIL_NTH, F_OK))
 		return "no " ZDREF_FAIL_NTH ": this kernel has no CONFIG_FAULT_INJECTION (the debug kernels have it)";
-	if (!zdref_ksym_range("init_memory_mapping", &start, &end))
-		return "no init_memory_mapping in /proc/kallsyms to keep fault injection out of";
+	if (!zdref_ksym_range("add_pages", "arch_add_memory", &start, &end))
+		return "no add_pages, arch_add_memory in /proc/kallsyms to keep fault injection out of";
 	snprintf(start_s, sizeof(start_s), "0x%llx", (unsigned long long)start);
 	snprintf(end_s, sizeof(end_s), "0x%llx", (unsigned long long)end);
 	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
