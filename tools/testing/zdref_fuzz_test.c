@@ -49,12 +49,12 @@ struct fuzz {
 };
 
 static sigjmp_buf touch_jmp;
-static volatile sig_atomic_t touching;
+static int touching;	/* read by the handler: __atomic */
 
 /* A touch's SIGBUS or SIGSEGV ends the touch; any other, the process. */
 static void on_fault(int sig)
 {
-	if (touching)
+	if (__atomic_load_n(&touching, __ATOMIC_SEQ_CST))
 		siglongjmp(touch_jmp, sig);
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -105,7 +105,8 @@ static uint64_t addr(struct fuzz *f)
 	case 0:
 	case 1:
 		if (f->maps[i].addr)
-			return (uintptr_t)f->maps[i].addr + rnd(f, f->maps[i].len / PAGE + 1) * PAGE;
+			return (uintptr_t)f->maps[i].addr +
+			       rnd(f, f->maps[i].len / PAGE + 1) * PAGE;
 		fallthrough;
 	case 2:
 		return (uintptr_t)f->hole;
@@ -209,7 +210,7 @@ static void reopen(struct fuzz *f)
 static void step(struct fuzz *f, bool in_child)
 {
 	int i = rnd(f, MAPS), prot;
-	volatile char *p;
+	char *p;
 	size_t len, at;
 	void *m;
 	pid_t pid;
@@ -244,13 +245,14 @@ static void step(struct fuzz *f, bool in_child)
 		at = rnd(f, (f->maps[i].len + PAGE - 1) / PAGE) * PAGE;
 		p = f->maps[i].addr + at;
 		if (!sigsetjmp(touch_jmp, 1)) {
-			touching = 1;
+			__atomic_store_n(&touching, 1, __ATOMIC_SEQ_CST);
+			/* A touch the compiler must not drop: */
 			if (rnd(f, 2))
-				*p = (char)rnd64(f);
+				__atomic_store_n(p, (char)rnd64(f), __ATOMIC_RELAXED);
 			else
-				(void)*p;
+				(void)__atomic_load_n(p, __ATOMIC_RELAXED);
 		}
-		touching = 0;
+		__atomic_store_n(&touching, 0, __ATOMIC_SEQ_CST);
 		break;
 	case 5:
 		if (!f->maps[i].addr)

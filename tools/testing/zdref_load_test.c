@@ -117,8 +117,8 @@ static void private_unsupported(const void *arg)
  * region= is checked against the firmware's own memory map where the
  * kernel lets modules read it (sysfs firmware_map "checked": the memmap=
  * range passes without a warning); elsewhere ("unreadable") the load
- * says so in a warning.  The guest has no firmware-reserved 2 MiB range
- * to see refused.
+ * says so in a warning.  firmware_reserved_refused loads over a range
+ * the firmware reserved.
  */
 static void firmware_map_reported(const void *arg)
 {
@@ -137,6 +137,90 @@ static void firmware_map_reported(const void *arg)
 	ASSERT_TRUE(!strcmp(fw, "checked") || !strcmp(fw, "unreadable"));
 	ASSERT_EQ(warned, !strcmp(fw, "unreadable"));
 	ASSERT_EQ(zdref_unload(), 0);
+	check_gone();
+}
+
+/*
+ * A 2 MiB-aligned 2 MiB that the firmware itself reserved (its own map,
+ * /sys/firmware/memmap; qemu reserves AMD's HyperTransport hole at
+ * 0xfd00000000) and that /proc/iomem shows Reserved too, as a memmap=
+ * range would be: 1 and its start in @start, or 0.
+ */
+/* Does a "Reserved" line of /proc/iomem cover [@start, @start + @size)? */
+static bool iomem_reserved_covers(uint64_t start, uint64_t size)
+{
+	FILE *f = fopen("/proc/iomem", "r");
+	unsigned long long s, e;
+	char line[256];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, " %llx-%llx : Reserved", &s, &e) == 2 &&
+			strstr(line, ": Reserved") && s <= start && start + size - 1 <= e;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int firmware_reserved_2m(uint64_t *start)
+{
+	char path[96], type[64];
+	unsigned long long s, e;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		FILE *f;
+		int n = 0;
+
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/type", i);
+		f = fopen(path, "r");
+		if (!f)
+			break;
+		n += fscanf(f, "%63[^\n]", type);
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/start", i);
+		f = fopen(path, "r");
+		n += f ? fscanf(f, "%llx", &s) : 0;
+		if (f)
+			fclose(f);
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/end", i);
+		f = fopen(path, "r");
+		n += f ? fscanf(f, "%llx", &e) : 0;
+		if (f)
+			fclose(f);
+		if (n != 3 || strcmp(type, "Reserved"))
+			continue;
+		s = (s + SZ_2M - 1) & ~(SZ_2M - 1);
+		if (s + SZ_2M - 1 > e || !iomem_reserved_covers(s, SZ_2M))
+			continue;
+		*start = s;
+		return 1;
+	}
+	return 0;
+}
+
+static void firmware_reserved_refused(const void *arg)
+{
+	struct zdref_range r = zdref_reserved_range();
+	uint64_t start;
+	char fw[32];
+	int kmsg;
+
+	ASSERT_EQ(zdref_load("region=%llu@0x%llx type=fsdax",
+			     (unsigned long long)r.size,
+			     (unsigned long long)r.start), 0);
+	ASSERT_EQ(zdref_sysfs("firmware_map", fw, sizeof(fw)), 0);
+	ASSERT_EQ(zdref_unload(), 0);
+	/* Where zdref cannot tell, it must not be pointed at firmware memory. */
+	if (strcmp(fw, "checked"))
+		SKIP("firmware_map is %s: this kernel keeps the firmware's map from modules", fw);
+	if (!firmware_reserved_2m(&start))
+		SKIP("the firmware reserved no 2 MiB-aligned 2 MiB here");
+	zt_diag("insmod zdref.ko region=2M@0x%llx type=fsdax", (unsigned long long)start);
+	kmsg = zdref_kmsg_open();
+	ASSERT_ERRNO(zdref_load("region=2M@0x%llx type=fsdax", (unsigned long long)start),
+		     EINVAL);
+	ASSERT_TRUE(strstr(zdref_kmsg_read(kmsg), "the firmware reserved part of it itself"));
 	check_gone();
 }
 
@@ -343,6 +427,7 @@ static const struct zt_test tests[] = {
 	ZT(private_unsupported, NULL),
 	ZT(unload_while_open, NULL),
 	ZT(firmware_map_reported, NULL),
+	ZT(firmware_reserved_refused, NULL),
 };
 
 int main(void)

@@ -70,6 +70,7 @@ struct worker {
 	int fd;			/* the device file (a mirror for private) */
 	char *map;		/* NPAGES pages */
 	char *spare;		/* a PROT_NONE hole of the same size, for mremap */
+	char *scratch;		/* a page to read into (O_DIRECT: page-aligned) */
 	uint64_t expect[NPAGES];	/* the page's tag; 0: zero-filled */
 	bool mapped[NPAGES];
 	uint64_t gen;
@@ -100,7 +101,7 @@ static bool holds(const void *p, uint64_t tag, const char *what, int page)
 
 	for (i = 0; i < PAGE / 8; i++) {
 		if (q[i] != (tag ? tag ^ i : 0)) {
-			zt_diag("%s: page %d word %zu holds 0x%llx, not 0x%llx",
+			zt_diag("%s: page %d word %zu is 0x%llx, not 0x%llx",
 				what, page, i, (unsigned long long)q[i],
 				(unsigned long long)(tag ? tag ^ i : 0));
 			return false;
@@ -200,7 +201,7 @@ static noreturn void doomed_child(struct worker *w)
 
 static void do_op(struct worker *w, enum op op)
 {
-	char buf[PAGE] __attribute__((aligned(4096)));
+	char *buf = w->scratch;
 	struct zdref_release rel = { .length = PAGE, .timeout_ms = 5000 };
 	struct iovec local, remote;
 	int i = mapped_page(w), p[2], status;
@@ -383,7 +384,9 @@ static noreturn void worker_run(struct worker *w, double seconds)
 	w->ramdisk = w->private ? -1 : open(ZDREF_RAMDISK, O_RDWR | O_DIRECT | O_CLOEXEC);
 	w->spare = mmap(NULL, NPAGES * PAGE, PROT_NONE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_TRUE(w->spare != MAP_FAILED);
+	w->scratch = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(w->spare != MAP_FAILED && w->scratch != MAP_FAILED);
 	open_map(w);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {

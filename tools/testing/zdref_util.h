@@ -227,12 +227,12 @@ static inline const char *zdref_fault_injection_setup(void)
 	size_t i;
 
 	if (access(ZDREF_FAIL_NTH, F_OK))
-		return "no " ZDREF_FAIL_NTH ": this kernel has no CONFIG_FAULT_INJECTION (the debug kernels have it)";
+		return "no fail-nth: no CONFIG_FAULT_INJECTION (the debug kernels have it)";
 	if (!zdref_ksym_range("add_pages", "arch_add_memory", &start, &end))
-		return "no add_pages, arch_add_memory in /proc/kallsyms to keep fault injection out of";
+		return "no add_pages, arch_add_memory in /proc/kallsyms";
 	snprintf(start_s, sizeof(start_s), "0x%llx", (unsigned long long)start);
 	snprintf(end_s, sizeof(end_s), "0x%llx", (unsigned long long)end);
-	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+	for (i = 0; i < ZT_COUNT(attrs); i++) {
 		ok &= zdref_fault_knob(attrs[i], "verbose", "0");
 		ok &= zdref_fault_knob(attrs[i], "reject-start", start_s);
 		ok &= zdref_fault_knob(attrs[i], "reject-end", end_s);
@@ -241,7 +241,7 @@ static inline const char *zdref_fault_injection_setup(void)
 	ok &= zdref_fault_knob("fail_page_alloc", "ignore-gfp-wait", "N");
 	ok &= zdref_fault_knob("fail_page_alloc", "min-order", "0");
 	if (!ok)
-		return "cannot set the knobs of /sys/kernel/debug/{failslab,fail_page_alloc,fail_usercopy}: CONFIG_FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_USERCOPY, FAULT_INJECTION_DEBUG_FS and FAULT_INJECTION_STACKTRACE_FILTER are needed";
+		return "cannot set the knobs: see kunit/debug.config for the options needed";
 	return NULL;
 }
 
