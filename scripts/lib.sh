@@ -149,7 +149,7 @@ zdref_unpack_source() {
 	dir=$ZDREF_CACHE/source/$name
 	tarball=$(find "$dir" -maxdepth 1 -name 'linux-source-*.tar.xz' 2>/dev/null | head -n 1)
 	[ -n "$tarball" ] && [ -f "$dir/.zdref-stamp" ] ||
-		zdref_die "no source of kernel $name in $dir: run scripts/setup --source $name"
+		zdref_die "no source of kernel $name in $dir: run scripts/setup --source (the newest kernel's) or --kunit (the debug kernels')"
 	ver=$(cat "$dir/.zdref-stamp")
 	SRC_NAME=$(basename "$tarball" .tar.xz)
 	SRC=$cache/$SRC_NAME

@@ -6,6 +6,7 @@
 
 #include <kunit/visibility.h>
 #include <linux/delay.h>
+#include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/sysfs.h>
@@ -19,7 +20,7 @@
 static dev_t zdref_devt;
 
 /*
- * Opens fail until zdref_init() has every device up.  A node is visible
+ * Opens fail until zdref_init() has every device up (zdref_chardev_opened()).  A node is visible
  * from its cdev_device_add() on, and a later failure in zdref_init()
  * unwinds it; the loader then frees the module without waiting for files
  * opened meanwhile.  So no open may succeed before the load has.
@@ -233,24 +234,27 @@ int zdref_chardev_init(void)
  */
 void zdref_chardev_publish(void)
 {
-	/* Pairs with zdref_chardev_open_check(): opens see every device up. */
+	/* Pairs with zdref_chardev_opened(): opens see every device up. */
 	smp_store_release(&zdref_published, true);
 }
 
 /**
- * zdref_chardev_open_check() - may @zd's node be opened yet?
- * @zd: the device being opened
+ * zdref_chardev_opened() - the device of a node being opened, if it may be
+ * @inode: the node's inode, as the open file operation gets it
  *
- * Return: 0 once the load has succeeded, -ENODEV while it runs.
+ * Return: the device once the load has succeeded, ERR_PTR(-ENODEV) while
+ * it runs.
  */
-int zdref_chardev_open_check(struct zdref_dev *zd)
+struct zdref_dev *zdref_chardev_opened(struct inode *inode)
 {
+	struct zdref_dev *zd = container_of(inode->i_cdev, struct zdref_dev, cdev);
+
 	/* Pairs with zdref_chardev_publish(). */
 	if (likely(smp_load_acquire(&zdref_published)))
-		return 0;
+		return zd;
 	dev_warn_ratelimited(&zd->dev,
 			     "opened while zdref is still loading: open it once modprobe has returned\n");
-	return -ENODEV;
+	return ERR_PTR(-ENODEV);
 }
 
 /**
@@ -259,7 +263,7 @@ int zdref_chardev_open_check(struct zdref_dev *zd)
  * For a failed load, after zdref_chardev_remove() of every node it added.
  * cdev_del() serialises with chrdev_open()'s lookup, so every opener that
  * found a node already holds a reference to the module; each fails
- * zdref_chardev_open_check() and drops it at once.  Once none is left, no
+ * zdref_chardev_opened() and drops it at once.  Once none is left, no
  * task runs zdref's code or holds its module, and the loader may free it.
  */
 void zdref_chardev_quiesce(void)

@@ -55,13 +55,12 @@ static const struct file_operations zdref_map_fops;
 
 static int zdref_open(struct inode *inode, struct file *file)
 {
-	struct zdref_dev *zd = container_of(inode->i_cdev, struct zdref_dev, cdev);
+	struct zdref_dev *zd = zdref_chardev_opened(inode);
 	struct zdref_file *zf;
 	int ret;
 
-	ret = zdref_chardev_open_check(zd);
-	if (ret)
-		return ret;
+	if (IS_ERR(zd))
+		return PTR_ERR(zd);
 	zf = kzalloc_obj(*zf, GFP_KERNEL);
 	if (!zf)
 		return -ENOMEM;

@@ -878,13 +878,12 @@ static int zdref_mirror_mmap(struct file *file, struct vm_area_struct *vma)
 
 static int zdref_mirror_open(struct inode *inode, struct file *file)
 {
-	struct zdref_dev *zd = container_of(inode->i_cdev, struct zdref_dev, cdev);
+	struct zdref_dev *zd = zdref_chardev_opened(inode);
 	struct zdref_mirror *m;
 	int ret;
 
-	ret = zdref_chardev_open_check(zd);
-	if (ret)
-		return ret;
+	if (IS_ERR(zd))
+		return PTR_ERR(zd);
 	if (!current->mm)
 		return -EINVAL;	/* a kernel thread has no address space to mirror */
 	m = kzalloc_obj(*m, GFP_KERNEL);

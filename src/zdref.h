@@ -186,7 +186,7 @@ void zdref_chardev_exit(void);
 int zdref_chardev_add(struct zdref_dev *zd);
 void zdref_chardev_remove(struct zdref_dev *zd);
 void zdref_chardev_publish(void);
-int zdref_chardev_open_check(struct zdref_dev *zd);
+struct zdref_dev *zdref_chardev_opened(struct inode *inode);
 void zdref_chardev_quiesce(void);
 
 #endif /* ZDREF_H */

@@ -46,17 +46,6 @@ static void check_loaded(const char *type, const struct zdref_range *want)
 	}
 }
 
-/* What an unloaded zdref must leave: no module, no node, no range. */
-static void check_gone(void)
-{
-	struct zdref_range got = { 0, 0 };
-
-	ASSERT_FALSE(zdref_loaded());
-	ASSERT_EQ(access(ZDREF_SYSFS, F_OK), -1);
-	ASSERT_EQ(access(ZDREF_DEV, F_OK), -1);
-	ASSERT_EQ(zdref_iomem_find("zdref", &got), 0);
-}
-
 /* 20 loads and unloads over the memmap= range. */
 static void load_unload(const void *arg)
 {
@@ -66,14 +55,14 @@ static void load_unload(const void *arg)
 
 	if (!type_supported(type))
 		SKIP("zdref refuses type=private on this kernel (private_unsupported says why)");
-	check_gone();
+	zdref_check_gone(1);
 	for (i = 0; i < LOADS; i++) {
 		ASSERT_EQ(zdref_load("region=%llu@0x%llx type=%s",
 				     (unsigned long long)r.size,
 				     (unsigned long long)r.start, type), 0);
 		check_loaded(type, &r);
 		ASSERT_EQ(zdref_unload(), 0);
-		check_gone();
+		zdref_check_gone(1);
 	}
 }
 
@@ -89,7 +78,7 @@ static void load_unload_private_free_range(const void *arg)
 		check_loaded("private", NULL);
 		ASSERT_EQ(zdref_sysfs_u64("region_size"), 1ULL << 30);
 		ASSERT_EQ(zdref_unload(), 0);
-		check_gone();
+		zdref_check_gone(1);
 	}
 }
 
@@ -110,7 +99,7 @@ static void private_unsupported(const void *arg)
 	ASSERT_TRUE(strstr(log, zdref_kconfig("DEVICE_PRIVATE") ?
 			   "type=private needs device-private migration" :
 			   "needs a kernel built with CONFIG_DEVICE_PRIVATE=y"));
-	check_gone();
+	zdref_check_gone(1);
 }
 
 /*
@@ -137,7 +126,7 @@ static void firmware_map_reported(const void *arg)
 	ASSERT_TRUE(!strcmp(fw, "checked") || !strcmp(fw, "unreadable"));
 	ASSERT_EQ(warned, !strcmp(fw, "unreadable"));
 	ASSERT_EQ(zdref_unload(), 0);
-	check_gone();
+	zdref_check_gone(1);
 }
 
 /*
@@ -221,7 +210,7 @@ static void firmware_reserved_refused(const void *arg)
 	ASSERT_ERRNO(zdref_load("region=2M@0x%llx type=fsdax", (unsigned long long)start),
 		     EINVAL);
 	ASSERT_TRUE(strstr(zdref_kmsg_read(kmsg), "the firmware reserved part of it itself"));
-	check_gone();
+	zdref_check_gone(1);
 }
 
 /* An open device holds the module: rmmod is refused until the close. */
@@ -239,7 +228,7 @@ static void unload_while_open(const void *arg)
 	check_loaded("generic", &r);
 	close(fd);
 	ASSERT_EQ(zdref_unload(), 0);
-	check_gone();
+	zdref_check_gone(1);
 }
 
 /* The first 2 MiB-aligned 2 MiB of System RAM above 16 MiB. */
@@ -411,7 +400,7 @@ static void bad_param(const void *arg)
 	ASSERT_TRUE(strstr(log, bp->log) ||
 		    (bp->log_alt && strstr(log, bp->log_alt)));
 	free(log);
-	check_gone();
+	zdref_check_gone(1);
 	/* Nothing leaked by the failed load: the next one works. */
 	ASSERT_EQ(zdref_load("region=%llu@0x%llx type=generic",
 			     (unsigned long long)r.size,

@@ -476,19 +476,7 @@ static void stress(const void *arg)
 	ASSERT_EQ(bad, 0);
 	ASSERT_GT(total, 0);
 
-	/* Frees run from the kernel's own paths: give them a moment. */
-	for (i = 0; i < 500 && zdref_sysfs_u64("pages_free") != zdref_sysfs_u64("pages_total"); i++)
-		usleep(10000);
-	zt_diag("allocs %llu, frees %llu, pages_free %llu of %llu, bad_frees %llu",
-		(unsigned long long)zdref_sysfs_u64("allocs"),
-		(unsigned long long)zdref_sysfs_u64("frees"),
-		(unsigned long long)zdref_sysfs_u64("pages_free"),
-		(unsigned long long)zdref_sysfs_u64("pages_total"),
-		(unsigned long long)zdref_sysfs_u64("bad_frees"));
-	ASSERT_EQ(zdref_sysfs_u64("pages_free"), zdref_sysfs_u64("pages_total"));
-	ASSERT_EQ(zdref_sysfs_u64("allocs"), zdref_sysfs_u64("frees"));
-	ASSERT_EQ(zdref_sysfs_u64("bad_frees"), 0);
-	ASSERT_EQ(zdref_unload(), 0);
+	zdref_check_whole_and_unload();
 }
 
 int main(void)

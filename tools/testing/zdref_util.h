@@ -136,13 +136,14 @@ static inline bool zdref_fail_nth_arm(int fd, unsigned int n)
 }
 
 /*
- * Disarm it: was the fault injected since zdref_fail_nth_arm()?  Reading
+ * Disarm it: how much of the count was left (0: the fault was injected
+ * since zdref_fail_nth_arm()), or -1 if that could not be read.  Reading
  * and writing the file copy to and from user space, fault points
- * themselves: a copy that fails here means the count had not run out.
+ * themselves: a read that fails means the count had not run out.
  */
-static inline bool zdref_fail_nth_disarm(int fd)
+static inline long zdref_fail_nth_disarm(int fd)
 {
-	bool injected = false;
+	long left = -1;
 	char buf[16];
 	ssize_t n;
 	int i;
@@ -150,12 +151,12 @@ static inline bool zdref_fail_nth_disarm(int fd)
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n > 0) {
 		buf[n] = '\0';
-		injected = strtoul(buf, NULL, 10) == 0;
+		left = strtol(buf, NULL, 10);
 	}
 	/* Each failed write spends one more of what is left. */
 	for (i = 0; i < 64 && pwrite(fd, "0", 1, 0) != 1; i++)
 		;
-	return injected;
+	return left;
 }
 
 /*
@@ -357,6 +358,45 @@ static inline int zdref_iomem_find(const char *name, struct zdref_range *r)
 	}
 	fclose(f);
 	return found;
+}
+
+/* What an unloaded zdref leaves: no module, class, node or claimed range. */
+static inline void zdref_check_gone(int devices)
+{
+	struct zdref_range got = { 0, 0 };
+	char path[32];
+	int i;
+
+	ASSERT_FALSE(zdref_loaded());
+	ASSERT_EQ(access("/sys/class/zdref", F_OK), -1);
+	for (i = 0; i < devices; i++) {
+		snprintf(path, sizeof(path), "/dev/zdref%d", i);
+		ASSERT_EQ(access(path, F_OK), -1);
+	}
+	ASSERT_EQ(zdref_iomem_find("zdref", &got), 0);
+}
+
+/*
+ * The end of a test that handed out zdref0's pages: every unit back in
+ * the pool, each freed once, none badly, and the module unloads.  Frees
+ * run from the kernel's own paths: they get 5 s.
+ */
+static inline void zdref_check_whole_and_unload(void)
+{
+	int i;
+
+	for (i = 0; i < 500 && zdref_sysfs_u64("pages_free") != zdref_sysfs_u64("pages_total"); i++)
+		usleep(10000);
+	zt_diag("allocs %llu, frees %llu, pages_free %llu of %llu, bad_frees %llu",
+		(unsigned long long)zdref_sysfs_u64("allocs"),
+		(unsigned long long)zdref_sysfs_u64("frees"),
+		(unsigned long long)zdref_sysfs_u64("pages_free"),
+		(unsigned long long)zdref_sysfs_u64("pages_total"),
+		(unsigned long long)zdref_sysfs_u64("bad_frees"));
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), zdref_sysfs_u64("pages_total"));
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), zdref_sysfs_u64("frees"));
+	ASSERT_EQ(zdref_sysfs_u64("bad_frees"), 0);
+	ASSERT_EQ(zdref_unload(), 0);
 }
 
 #endif /* ZDREF_UTIL_H */
