@@ -5,6 +5,12 @@
  * the kernel supports, refusal of bad parameters with the right errno and
  * log line, the claimed range in /proc/iomem.
  */
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+
 #include "zdref_util.h"
 
 #define LOADS	20
@@ -231,6 +237,131 @@ static void unload_while_open(const void *arg)
 	zdref_check_gone(1);
 }
 
+/* A getdents64() of /dev into a page that userfaultfd holds back. */
+struct dev_reader {
+	int dir;
+	void *page;
+	long ret;
+};
+
+static void *read_dev(void *arg)
+{
+	struct dev_reader *rd = arg;
+
+	rd->ret = syscall(SYS_getdents64, rd->dir, rd->page, 4096);
+	return NULL;
+}
+
+/* The major of character device @name in /proc/devices, or -1. */
+static int chrdev_major(const char *name)
+{
+	char line[128], n[64];
+	FILE *f = fopen("/proc/devices", "r");
+	int major = -1, m;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Block", 5))
+			break;
+		if (sscanf(line, "%d %63s", &m, n) == 2 && !strcmp(n, name))
+			major = m;
+	}
+	if (f)
+		fclose(f);
+	return major;
+}
+
+/*
+ * No file from a load that has not returned: a device's cdev is live from
+ * cdev_device_add() on, and a later failure in zdref_init() would free
+ * the module under the file.  The load is held inside zdref_init(), in
+ * zdref0's device_add(), after cdev_add(): devtmpfs makes the node under
+ * the lock of /dev's inode, and a getdents64() of /dev holds that lock
+ * while its copy to user space waits for userfaultfd.  Meanwhile an open
+ * of the device (through a node made elsewhere with mknod) must fail with
+ * ENODEV and a line saying when to open it; once the fault is served the
+ * load returns 0 and opens work.  Until then no path in /dev may be
+ * looked up here: the lookup would queue on that lock behind devtmpfs.
+ */
+static void open_while_loading(const void *arg)
+{
+	struct zdref_range r = zdref_reserved_range();
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	struct dev_reader rd;
+	struct uffd_msg msg;
+	struct pollfd pfd;
+	char node[] = "/tmp/zdref-loading", sysdev[64], *log;
+	pthread_t reader;
+	int uffd, major = -1, fd, i, status, kmsg;
+	pid_t loader;
+
+	/* Nothing in /dev is looked up from here until the fault is served. */
+	kmsg = zdref_kmsg_open();
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		SKIP("no userfaultfd (%s): nothing can hold the load", strerror(errno));
+	ASSERT_EQ(ioctl(uffd, UFFDIO_API, &api), 0);
+	rd.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(rd.page != MAP_FAILED);
+	reg.range.start = (uintptr_t)rd.page;
+	reg.range.len = 4096;
+	ASSERT_EQ(ioctl(uffd, UFFDIO_REGISTER, &reg), 0);
+	rd.dir = open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(rd.dir, 0);
+	ASSERT_EQ(pthread_create(&reader, NULL, read_dev, &rd), 0);
+	/* The fault: getdents64() now holds /dev's lock. */
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(poll(&pfd, 1, 10000), 1);
+	ASSERT_EQ(read(uffd, &msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+
+	loader = fork();
+	ASSERT_GE(loader, 0);
+	if (loader == 0)
+		_exit(-zdref_load("region=2M@0x%llx type=fsdax",
+				  (unsigned long long)r.start));
+	/* zdref0's "dev" link is made just before its node. */
+	for (i = 0; i < 10000; i++) {
+		major = chrdev_major("zdref");
+		snprintf(sysdev, sizeof(sysdev), "/sys/dev/char/%d:0", major);
+		if (major >= 0 && !access(sysdev, F_OK))
+			break;
+		usleep(1000);
+	}
+	ASSERT_TRUE(major >= 0 && !access(sysdev, F_OK));
+	ASSERT_EQ(waitpid(loader, &status, WNOHANG), 0);
+
+	ASSERT_EQ(mknod(node, S_IFCHR | 0600, makedev(major, 0)), 0);
+	fd = open(node, O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		zt_diag("an open of zdref0 got a file while the load was in zdref_init()");
+	ASSERT_ERRNO(fd < 0 ? -errno : 0, ENODEV);
+	ASSERT_EQ(waitpid(loader, &status, WNOHANG), 0);
+
+	/* Let getdents64() go: devtmpfs makes the nodes, the load returns. */
+	zero.range = reg.range;
+	ASSERT_EQ(ioctl(uffd, UFFDIO_ZEROPAGE, &zero), 0);
+	ASSERT_EQ(pthread_join(reader, NULL), 0);
+	ASSERT_GT(rd.ret, 0);
+	ASSERT_EQ(waitpid(loader, &status, 0), loader);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	log = zdref_kmsg_read(kmsg);
+	ASSERT_TRUE(strstr(log, "open it once modprobe has returned"));
+	free(log);
+
+	fd = open(node, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_EQ(unlink(node), 0);
+	ASSERT_EQ(zdref_unload(), 0);
+	zdref_check_gone(1);
+	close(rd.dir);
+	close(uffd);
+}
+
 /* The first 2 MiB-aligned 2 MiB of System RAM above 16 MiB. */
 static struct zdref_range system_ram(void)
 {
@@ -415,6 +546,7 @@ static const struct zt_test tests[] = {
 	ZT(load_unload_private_free_range, NULL),
 	ZT(private_unsupported, NULL),
 	ZT(unload_while_open, NULL),
+	ZT(open_while_loading, NULL),
 	ZT(firmware_map_reported, NULL),
 	ZT(firmware_reserved_refused, NULL),
 };
