@@ -598,7 +598,7 @@ static void stress(const void *arg)
 	}
 	zt_diag("%s: %llu operations,%s", c->name, (unsigned long long)total, line);
 	if (private)
-		zt_diag("%lu migrations to the device lost pages to an eviction before their read-back",
+		zt_diag("%lu migrations to the device met an eviction before their read-back",
 			sh->evicted_under_migration);
 	ASSERT_EQ(bad, 0);
 	ASSERT_GT(total, 0);
