@@ -360,7 +360,7 @@ static void do_op(struct worker *w, enum op op)
 	case OP_ODIRECT:
 		if (i < 0 || w->ramdisk < 0)
 			return;
-		/* brd's 4 MiB: a page-sized slot for each unit of each worker. */
+		/* In brd (4 MiB at least): a page-sized slot per unit per worker. */
 		ASSERT_EQ(pwrite(w->ramdisk, u + at, PAGE, slot), (ssize_t)PAGE);
 		ASSERT_EQ(pread(w->ramdisk, buf, PAGE, slot), (ssize_t)PAGE);
 		ASSERT_TRUE(page_holds(w, buf, i, at, "through O_DIRECT"));
@@ -495,8 +495,9 @@ static const struct stress_case cases[] = {
 
 /*
  * A case's parameters.  Each worker maps 64 KiB or 4 MiB, and holds as
- * much again in a child at most: 32 MiB (64 MiB with 2 MiB units) leaves
- * room to spare for any 2 x vCPUs up to 8.
+ * much again in a child at most: 64 MiB of 2 MiB units is enough for 8
+ * workers (scripts/vm's guests have 2 vCPUs: 4), 32 MiB of pages for far
+ * more.
  */
 static void case_params(const struct stress_case *c, char *buf, size_t len)
 {
