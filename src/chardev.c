@@ -20,10 +20,11 @@
 static dev_t zdref_devt;
 
 /*
- * Opens fail until zdref_init() has every device up (zdref_chardev_opened()).  A node is visible
- * from its cdev_device_add() on, and a later failure in zdref_init()
- * unwinds it; the loader then frees the module without waiting for files
- * opened meanwhile.  So no open may succeed before the load has.
+ * Opens fail until zdref_init() has every device up
+ * (zdref_chardev_opened()).  A node is visible from its cdev_device_add()
+ * on, and a later failure in zdref_init() unwinds it; the loader then
+ * frees the module without waiting for files opened meanwhile.  So no
+ * open may succeed before the load has.
  */
 static bool zdref_published;
 
