@@ -164,14 +164,12 @@ static void zdref_errors_private_mmap(struct kunit *test)
 		kunit_skip(test, "this kernel's KUnit has no kunit_attach_mm()");
 	kd = zdref_kunit_dev_add(test, ZDREF_TYPE_PRIVATE, SZ_2M, ZDREF_KUNIT_CHARDEV);
 	/* A mirror mirrors its opener's address space: one first. */
-#if ZDREF_HAVE_KUNIT_VM_MMAP
-	KUNIT_ASSERT_EQ(test, kunit_attach_mm(), 0);
-#endif
+	KUNIT_ASSERT_EQ(test, zdref_kunit_attach_mm(), 0);
 	kf = zdref_kunit_open(test, kd);
 	addr = vm_mmap(kf->file, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
 	if (!IS_ERR_VALUE(addr))
 		vm_munmap(addr, PAGE_SIZE);
-	if (ZDREF_HAVE_HMM_MIRROR)
+	if (zdref_private_offered())
 		KUNIT_EXPECT_FALSE(test, IS_ERR_VALUE(addr));
 	else
 		KUNIT_EXPECT_EQ(test, (long)addr, -EOPNOTSUPP);

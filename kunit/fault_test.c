@@ -26,13 +26,7 @@ KUNIT_ARRAY_PARAM(zdref_mappable_types, zdref_kunit_mappable_types,
 static unsigned long zdref_fault_mmap_raw(struct kunit *test,
 					  struct zdref_kunit_file *zf, u64 npages)
 {
-	unsigned long addr = 0;
-
-#if ZDREF_HAVE_KUNIT_VM_MMAP
-	addr = kunit_vm_mmap(test, zf->file, 0, npages << PAGE_SHIFT,
-			     PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-#endif
-	return addr;
+	return zdref_kunit_vm_mmap(test, zf->file, npages << PAGE_SHIFT);
 }
 
 /* The same, which must succeed. */

@@ -81,19 +81,20 @@ u64 zdref_kunit_pages_busy(struct zdref_dev *zd)
 	return zdref_kunit_locked(zd, &zd->pages_busy);
 }
 
-static struct zdref_page *zdref_kunit_meta(struct zdref_dev *zd, struct page *page)
-{
-	return &zd->pages[page_to_pfn(page) - zd->pfn_first];
-}
-
 u8 zdref_kunit_state(struct zdref_dev *zd, struct page *page)
 {
-	return READ_ONCE(zdref_kunit_meta(zd, page)->state);
+	return READ_ONCE(zdref_unit_of(zd, page)->state);
 }
 
 u32 zdref_kunit_gen(struct zdref_dev *zd, struct page *page)
 {
-	return READ_ONCE(zdref_kunit_meta(zd, page)->gen);
+	return READ_ONCE(zdref_unit_of(zd, page)->gen);
+}
+
+/* The index of @page's unit, in zd->pages and in a test's @held. */
+static unsigned long zdref_kunit_unit(struct zdref_dev *zd, struct page *page)
+{
+	return zdref_unit_of(zd, page) - zd->pages;
 }
 
 /**
@@ -179,7 +180,7 @@ struct page *zdref_kunit_alloc(struct zdref_kunit_dev *kd)
 	struct page *page = zdref_page_alloc(kd->zd);
 
 	if (page)
-		set_bit(page_to_pfn(page) - kd->zd->pfn_first, kd->held);
+		set_bit(zdref_kunit_unit(kd->zd, page), kd->held);
 	return page;
 }
 
@@ -190,7 +191,7 @@ struct page *zdref_kunit_alloc(struct zdref_kunit_dev *kd)
  */
 void zdref_kunit_put(struct zdref_kunit_dev *kd, struct page *page)
 {
-	clear_bit(page_to_pfn(page) - kd->zd->pfn_first, kd->held);
+	clear_bit(zdref_kunit_unit(kd->zd, page), kd->held);
 	zdref_page_put(kd->zd, page);
 }
 
@@ -246,21 +247,20 @@ struct zdref_kunit_file *zdref_kunit_open(struct kunit *test,
 	return kf;
 }
 
-static void zdref_kunit_dev_release(struct device *dev)
-{
-	kfree(container_of(dev, struct zdref_dev, dev));
-}
-
-/* Undo what zdref_kunit_dev_add() did, as zdref_exit() does. */
+/*
+ * Undo what the test's device has, as zdref_exit() does: a device of
+ * zdref_kunit_dev_add() with zdref_dev_destroy(), one of the steps of
+ * zdref_kunit_dev_init() a step at a time.
+ */
 static void zdref_kunit_dev_teardown(void *data)
 {
 	struct zdref_kunit_dev *kd = data;
 	struct zdref_dev *zd = kd->zd;
 	unsigned long i;
 
-	if (kd->pooled)
-		for_each_set_bit(i, kd->held, zdref_pages_total(zd))
-			zdref_page_put(zd, pfn_to_page(zd->pfn_first + i));
+	if (kd->pooled && kd->held)
+		for_each_set_bit(i, kd->held, zdref_pages_total(zd) >> zd->order)
+			zdref_page_put(zd, pfn_to_page(zd->pfn_first + (i << zd->order)));
 	if (kd->chardev)
 		zdref_chardev_remove(zd);
 	if (kd->pooled && !zdref_kunit_wait_whole(kd)) {
@@ -271,16 +271,32 @@ static void zdref_kunit_dev_teardown(void *data)
 			   "leaving the device registered");
 		return;
 	}
+	bitmap_free(kd->held);
+	if (kd->created) {
+		zdref_dev_destroy(zd);
+		return;
+	}
 	if (kd->pooled)
 		zdref_pool_exit(zd);
 	if (kd->mapped)
 		zdref_pagemap_remove(zd);
 	if (kd->claimed)
 		zdref_region_release(zd);
-	if (kd->inode)
-		zdref_inode_remove(zd);
-	bitmap_free(kd->held);
 	put_device(&zd->dev);
+}
+
+/* A test's device of @type, once zdref_dev_alloc() or _create() made it. */
+static struct zdref_kunit_dev *zdref_kunit_dev_new(struct kunit *test,
+						   enum zdref_type type)
+{
+	struct zdref_kunit_dev *kd;
+
+	if (type == ZDREF_TYPE_PRIVATE && !IS_ENABLED(CONFIG_DEVICE_PRIVATE))
+		kunit_skip(test, "type=private needs a kernel with CONFIG_DEVICE_PRIVATE=y");
+	kd = kunit_kzalloc(test, sizeof(*kd), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, kd);
+	kd->test = test;
+	return kd;
 }
 
 /**
@@ -288,29 +304,21 @@ static void zdref_kunit_dev_teardown(void *data)
  * @test: the test
  * @type: the type of its pages
  *
- * For tests of the steps themselves: each step that succeeds must be
- * recorded in the returned &struct zdref_kunit_dev for the teardown.
+ * For tests of the steps themselves (zdref_region_claim(),
+ * zdref_pagemap_add(), zdref_pool_init()): each step that succeeds must
+ * be recorded in the returned &struct zdref_kunit_dev for the teardown.
  *
- * Return: the device; the test aborts if it cannot have one.
+ * Return: the device, as zdref_dev_alloc() makes it; the test aborts if
+ * it cannot have one.
  */
 struct zdref_kunit_dev *zdref_kunit_dev_init(struct kunit *test,
 					     enum zdref_type type)
 {
-	struct zdref_kunit_dev *kd;
-	struct zdref_dev *zd;
+	struct zdref_params params = { .type = type };
+	struct zdref_kunit_dev *kd = zdref_kunit_dev_new(test, type);
 
-	if (type == ZDREF_TYPE_PRIVATE && !IS_ENABLED(CONFIG_DEVICE_PRIVATE))
-		kunit_skip(test, "type=private needs a kernel with CONFIG_DEVICE_PRIVATE=y");
-	kd = kunit_kzalloc(test, sizeof(*kd), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, kd);
-	zd = kzalloc_obj(*zd, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, zd);
-	device_initialize(&zd->dev);
-	zd->dev.release = zdref_kunit_dev_release;
-	zd->type = type;
-	zd->id = ZDREF_KUNIT_ID;
-	kd->test = test;
-	kd->zd = zd;
+	kd->zd = zdref_dev_alloc(&params, ZDREF_KUNIT_ID);
+	KUNIT_ASSERT_NOT_NULL(test, kd->zd);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, zdref_kunit_dev_teardown, kd), 0);
 	return kd;
 }
@@ -322,7 +330,8 @@ struct zdref_kunit_dev *zdref_kunit_dev_init(struct kunit *test,
  * @size: its size, a multiple of 2 MiB
  * @flags: ZDREF_KUNIT_CHARDEV for a /dev/zdrefN as well
  *
- * FS_DAX and GENERIC devices sit at the start of zdref_kunit.ko's region=,
+ * Made by zdref_dev_create(), as the module makes its own.  FS_DAX and
+ * GENERIC devices sit at the start of zdref_kunit.ko's region=,
  * device-private ones on a free physical range.  Torn down when the test
  * ends.
  *
@@ -332,29 +341,26 @@ struct zdref_kunit_dev *zdref_kunit_dev_add(struct kunit *test,
 					    enum zdref_type type, u64 size,
 					    unsigned int flags)
 {
-	struct zdref_kunit_dev *kd = zdref_kunit_dev_init(test, type);
-	struct zdref_dev *zd = kd->zd;
-	char spec[64];
+	struct zdref_kunit_dev *kd = zdref_kunit_dev_new(test, type);
+	struct zdref_params params = { .type = type, .region = kd->spec };
+	struct zdref_dev *zd;
 	u64 start;
 
-	if (type == ZDREF_TYPE_PRIVATE) {
-		snprintf(spec, sizeof(spec), "%llu", size);
+	if (!zdref_type_info(type)->physical) {
+		snprintf(kd->spec, sizeof(kd->spec), "%llu", size);
 	} else {
 		zdref_kunit_require_region(test, size, &start);
-		snprintf(spec, sizeof(spec), "%llu@0x%llx", size, start);
+		snprintf(kd->spec, sizeof(kd->spec), "%llu@0x%llx", size, start);
 	}
-	KUNIT_ASSERT_EQ_MSG(test, zdref_region_claim(zd, spec), 0, "region=%s", spec);
-	kd->claimed = true;
-	KUNIT_ASSERT_EQ(test, zdref_pagemap_add(zd), 0);
-	kd->mapped = true;
-	kd->held = bitmap_zalloc(zdref_pages_total(zd), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, kd->held);
-	KUNIT_ASSERT_EQ(test, zdref_pool_init(zd), 0);
+	zd = zdref_dev_create(&params, ZDREF_KUNIT_ID);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, zd, "region=%s", kd->spec);
+	kd->zd = zd;
+	kd->created = true;
 	kd->pooled = true;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, zdref_kunit_dev_teardown, kd), 0);
+	kd->held = bitmap_zalloc(zdref_pages_total(zd) >> zd->order, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, kd->held);
 	if (flags & ZDREF_KUNIT_CHARDEV) {
-		/* Every open file maps the device's inode, as zdref_init() sets up. */
-		KUNIT_ASSERT_EQ(test, zdref_inode_add(zd), 0);
-		kd->inode = true;
 		KUNIT_ASSERT_EQ(test, zdref_chardev_add(zd), 0);
 		kd->chardev = true;
 	}

@@ -15,11 +15,40 @@
 #define ZDREF_KUNIT_H
 
 #include <kunit/test.h>
+#include <linux/mman.h>
 
-#include "../src/zdref.h"
+#include "../src/private.h"
 
-/* Devices of the suites follow the module's (devices= up to 2); one at a time. */
-#define ZDREF_KUNIT_ID		3
+/*
+ * A test's own user address space, where KUnit offers one (probe
+ * kunit_vm_mmap); elsewhere the tests that need it skip.
+ */
+#if ZDREF_HAVE_KUNIT_VM_MMAP
+static inline unsigned long zdref_kunit_vm_mmap(struct kunit *test,
+						struct file *file,
+						unsigned long len)
+{
+	return kunit_vm_mmap(test, file, 0, len, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, 0);
+}
+
+static inline int zdref_kunit_attach_mm(void)
+{
+	return kunit_attach_mm();
+}
+#else
+static inline unsigned long zdref_kunit_vm_mmap(struct kunit *test,
+						struct file *file,
+						unsigned long len)
+{
+	return 0;
+}
+
+static inline int zdref_kunit_attach_mm(void)
+{
+	return -EOPNOTSUPP;
+}
+#endif
 
 /* How long a test waits for pages to come back to the pool. */
 #define ZDREF_KUNIT_WAIT	(10 * HZ)
@@ -31,21 +60,23 @@
  * struct zdref_kunit_dev - a device of one test
  * @test: the test that owns it
  * @zd: the zdref device
- * @held: pages the test holds its file reference on, by pfn - pfn_first
- * @claimed: the range is claimed
- * @mapped: the pagemap is registered
+ * @spec: its region=, for a device of zdref_kunit_dev_add()
+ * @held: units the test holds its file reference on, by index in the pool
+ * @created: made whole by zdref_dev_create(): zdref_dev_destroy() undoes it
+ * @claimed: the range is claimed (a device of steps)
+ * @mapped: the pagemap is registered (a device of steps)
  * @pooled: the pool is set up
- * @inode: the device has its DAX inode (zdref_inode_add())
  * @chardev: /dev/zdrefN exists
  */
 struct zdref_kunit_dev {
 	struct kunit *test;
 	struct zdref_dev *zd;
+	char spec[64];
 	unsigned long *held;
+	bool created;
 	bool claimed;
 	bool mapped;
 	bool pooled;
-	bool inode;
 	bool chardev;
 };
 

@@ -12,10 +12,7 @@
 #include <linux/sysfs.h>
 
 #include <zdref/compat.h>
-#include "zdref.h"
-
-/* zdref0 is the module's device; the KUnit suites add their own after it. */
-#define ZDREF_MAX_DEVICES	4
+#include "private.h"
 
 static dev_t zdref_devt;
 
@@ -125,7 +122,8 @@ static ssize_t refmodel_show(struct device *dev,
 	const struct zdref_refmodel *m = &zdref_from_dev(dev)->model;
 
 	return sysfs_emit(buf, "idle=%d base=%d last_drop_seen_by=%s\n",
-			  m->idle, m->base, m->kernel_frees ? "kernel" : "zdref");
+			  m->idle, m->base,
+			  zdref_ref_kernel_frees(m) ? "kernel" : "zdref");
 }
 static DEVICE_ATTR_RO(refmodel);
 
@@ -147,7 +145,7 @@ static DEVICE_ATTR_RO(align);
 static ssize_t longterm_pins_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", zdref_from_dev(dev)->type != ZDREF_TYPE_FSDAX);
+	return sysfs_emit(buf, "%d\n", !zdref_from_dev(dev)->info->fsdax_file);
 }
 static DEVICE_ATTR_RO(longterm_pins);
 
@@ -160,7 +158,7 @@ static DEVICE_ATTR_RO(longterm_pins);
 static ssize_t firmware_map_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
-	if (zdref_from_dev(dev)->type == ZDREF_TYPE_PRIVATE)
+	if (!zdref_from_dev(dev)->info->physical)
 		return sysfs_emit(buf, "n/a\n");
 	return sysfs_emit(buf, "%s\n", zdref_firmware_map() ? "checked" : "unreadable");
 }
@@ -218,13 +216,13 @@ int zdref_chardev_init(void)
 {
 	int ret;
 
-	ret = alloc_chrdev_region(&zdref_devt, 0, ZDREF_MAX_DEVICES,
+	ret = alloc_chrdev_region(&zdref_devt, 0, ZDREF_MINORS,
 				  KBUILD_MODNAME);
 	if (ret)
 		return ret;
 	ret = class_register(&zdref_class);
 	if (ret)
-		unregister_chrdev_region(zdref_devt, ZDREF_MAX_DEVICES);
+		unregister_chrdev_region(zdref_devt, ZDREF_MINORS);
 	return ret;
 }
 
@@ -276,7 +274,7 @@ void zdref_chardev_quiesce(void)
 void zdref_chardev_exit(void)
 {
 	class_unregister(&zdref_class);
-	unregister_chrdev_region(zdref_devt, ZDREF_MAX_DEVICES);
+	unregister_chrdev_region(zdref_devt, ZDREF_MINORS);
 }
 
 /**
@@ -287,6 +285,9 @@ void zdref_chardev_exit(void)
  */
 int zdref_chardev_add(struct zdref_dev *zd)
 {
+	/* Device-private memory is not mapped by the CPU: files are mirrors. */
+	const struct file_operations *fops =
+		zd->info->cpu_maps ? &zdref_fops : zdref_private_fops();
 	int ret;
 
 	zd->dev.class = &zdref_class;
@@ -294,13 +295,7 @@ int zdref_chardev_add(struct zdref_dev *zd)
 	ret = dev_set_name(&zd->dev, KBUILD_MODNAME "%d", zd->id);
 	if (ret)
 		return ret;
-#if ZDREF_HAVE_HMM_MIRROR
-	/* Device-private memory is not mapped by the CPU: files are mirrors. */
-	if (zd->type == ZDREF_TYPE_PRIVATE)
-		cdev_init(&zd->cdev, &zdref_mirror_fops);
-	else
-#endif
-		cdev_init(&zd->cdev, &zdref_fops);
+	cdev_init(&zd->cdev, fops);
 	zd->cdev.owner = THIS_MODULE;
 	return cdev_device_add(&zd->cdev, &zd->dev);
 }

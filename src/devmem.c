@@ -29,7 +29,7 @@
 #include <linux/slab.h>
 
 #include <zdref/compat.h>
-#include "zdref.h"
+#include "private.h"
 
 #if ZDREF_HAVE_HMM_MIRROR
 
@@ -74,20 +74,59 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd)
 	return page;
 }
 
-/**
- * zdref_devmem_freed() - the last reference to a device page dropped
- * @zd: its device
- * @page: the page, about to go back to the pool
+/*
+ * Device-private's last-drop rule, callback then final (refcount.h): a
+ * page handed out to the mirror's users or the KUnit suites is a
+ * zone_device_page_init()'ed page, its contents zeroed in its system page.
  */
-void zdref_devmem_freed(struct zdref_dev *zd, struct page *page)
+static struct page *zdref_devmem_hand_out(struct zdref_dev *zd)
+{
+	struct page *page = zdref_devmem_alloc(zd);
+
+	if (page) {
+		clear_highpage(page->zone_device_data);
+		unlock_page(page);
+	}
+	return page;
+}
+
+/* The kernel sees the last drop: zdref_devmem_free() then. */
+static void zdref_devmem_put(struct zdref_dev *zd, struct page *page,
+			     struct zdref_page *zp)
+{
+	put_page(page);
+}
+
+/*
+ * Nothing of the kernel's touches a device-private page after its free
+ * callback (the kernel only drops its pagemap references then, which
+ * memunmap_pages() waits for): the page goes back to the pool at once.
+ */
+static void zdref_devmem_free(struct zdref_dev *zd, struct page *page,
+			      struct zdref_page *zp)
 {
 	struct page *backing = page->zone_device_data;
 
+	/* Owned by nobody but the kernel now: no one else changes @zp. */
+	if (READ_ONCE(zp->state) != ZDREF_PAGE_OWNED) {
+		zdref_pool_bad_free(zd, page, zp);
+		return;
+	}
 	page->zone_device_data = NULL;
 	/* Mirror entries hold their own references: see mirror.c. */
 	if (backing)
 		put_page(backing);
+	zdref_pool_return(zd, zp);
+	/* Taken by zdref_devmem_alloc(): see there. */
+	module_put(THIS_MODULE);
 }
+
+/* Device pages never go busy: they return to the pool from the callback. */
+const struct zdref_page_ops zdref_devmem_ops = {
+	.hand_out	= zdref_devmem_hand_out,
+	.put		= zdref_devmem_put,
+	.freed		= zdref_devmem_free,
+};
 
 /**
  * zdref_devmem_backing() - the system page that holds a device page's data

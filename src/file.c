@@ -69,7 +69,7 @@ static int zdref_open(struct inode *inode, struct file *file)
 	xa_init_flags(&zf->pages, XA_FLAGS_ACCOUNT);
 	init_rwsem(&zf->lock);
 	kref_init(&zf->ref);
-	if (zf->zd->type == ZDREF_TYPE_FSDAX) {
+	if (zf->zd->info->fsdax_file) {
 		zf->map_file = zdref_inode_file(zf->zd, &zdref_map_fops, zf);
 		if (IS_ERR(zf->map_file)) {
 			ret = PTR_ERR(zf->map_file);
@@ -264,7 +264,7 @@ static int zdref_mmap(struct file *file, struct vm_area_struct *vma)
 
 	unsigned long unit = PAGE_SIZE << zf->zd->order;
 
-	if (zf->zd->type == ZDREF_TYPE_PRIVATE) {
+	if (!zf->zd->info->cpu_maps) {
 		dev_info_ratelimited(&zf->zd->dev, "device-private memory cannot be mapped by the CPU\n");
 		return -EOPNOTSUPP;
 	}
@@ -342,7 +342,7 @@ static long zdref_ioc_page_info(struct file *file, void __user *arg)
 			info.pfn = page_to_pfn(page) +
 				   (pgoff & (zdref_unit_pages(zd) - 1));
 		/* The count and mapcount are the unit's, kept in its head. */
-		info.state = READ_ONCE(zdref_page_meta(zd, page)->state);
+		info.state = READ_ONCE(zdref_unit_of(zd, page)->state);
 		info.refcount = zdref_ref_count(&zd->model, page);
 		info.raw_refcount = page_ref_count(page);
 		info.mapcount = zdref_page_mapcount(page);
@@ -367,7 +367,7 @@ static bool zdref_all_freed(struct zdref_dev *zd, struct zdref_released *rel,
 
 	*busy = 0;
 	for (i = 0; i < n; i++)
-		if (!zdref_page_freed_since(zd, rel[i].page, rel[i].gen))
+		if (!zdref_unit_freed_since(zd, rel[i].page, rel[i].gen))
 			(*busy)++;
 	return !*busy;
 }
@@ -415,7 +415,7 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	xa_for_each_range(&zf->pages, index, page, first, last) {
 		xa_erase(&zf->pages, index);
 		rel[n].page = page;
-		rel[n].gen = READ_ONCE(zdref_page_meta(zd, page)->gen);
+		rel[n].gen = READ_ONCE(zdref_unit_of(zd, page)->gen);
 		n++;
 	}
 	up_write(&zf->lock);

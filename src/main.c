@@ -7,14 +7,12 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <kunit/visibility.h>
 #include <linux/module.h>
-#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/utsname.h>
 
 #include <zdref/compat.h>
-#include "zdref.h"
+#include "private.h"
 
 static char *region;
 module_param(region, charp, 0444);
@@ -31,63 +29,48 @@ module_param(align, charp, 0444);
 MODULE_PARM_DESC(align,
 		 "allocation unit of the pool: 4K (default) or 2M (2 MiB folios, each mapped by one PMD; needs Linux 6.15 or later)");
 
-/* Two devices with owners of their own: what hmm-tests' "remote" cases need. */
-#define ZDREF_DEVICES_MAX	2
-
 static unsigned int devices = 1;
 module_param(devices, uint, 0444);
 MODULE_PARM_DESC(devices,
 		 "number of devices, /dev/zdref0 on (default 1); type=private with a bare region=SIZE only, up to 2, each with a range of SIZE");
 
-static const char * const zdref_type_names[] = {
-	[ZDREF_TYPE_FSDAX]	= "fsdax",
-	[ZDREF_TYPE_GENERIC]	= "generic",
-	[ZDREF_TYPE_PRIVATE]	= "private",
-};
+static struct zdref_params zdref_params;
+static struct zdref_dev *zdref_devs[ZDREF_DEVICES_MAX];
 
-/**
- * zdref_type_name() - the type= name of a type
- * @type: the type
- *
- * Return: "fsdax", "generic" or "private".
- */
-const char *zdref_type_name(enum zdref_type type)
+/* type=, and whether this kernel can have it. */
+static int zdref_parse_type_param(struct zdref_params *p)
 {
-	return zdref_type_names[type];
-}
-EXPORT_SYMBOL_IF_KUNIT(zdref_type_name);
+	int ret = zdref_parse_type(type ? type : "", &p->type);
 
-/**
- * zdref_parse_type() - the type a type= name stands for
- * @s: the name, as sysfs_streq() compares it
- * @type: set to the type, unchanged if @s names none
- *
- * Return: 0, or -EINVAL for an unknown name.
- */
-int zdref_parse_type(const char *s, enum zdref_type *type)
-{
-	int i = sysfs_match_string(zdref_type_names, s);
-
-	if (i < 0)
-		return i;
-	*type = i;
+	if (ret) {
+		pr_err("type=%s unknown: use fsdax, generic or private\n", type);
+		return ret;
+	}
+	if (p->type != ZDREF_TYPE_PRIVATE)
+		return 0;
+	if (!IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
+		pr_err("type=private needs a kernel built with CONFIG_DEVICE_PRIVATE=y; %s lacks it\n",
+		       utsname()->release);
+		return -EOPNOTSUPP;
+	}
+	if (!zdref_private_offered()) {
+		pr_err("type=private needs device-private migration (migrate_vma, hmm_range_fault, zone_device_page_init() with a pagemap), which %s does not offer to modules\n",
+		       utsname()->release);
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
-EXPORT_SYMBOL_IF_KUNIT(zdref_parse_type);
 
-/*
- * align=: 4K, or 2M for 2 MiB folios mapped by PMD.  Device-private
- * memory is never mapped by the CPU: 2 MiB units buy it nothing yet.
- */
-static int zdref_parse_align(struct zdref_dev *zd)
+/* align=: 4K, or 2M for 2 MiB folios mapped by PMD, where the type has them. */
+static int zdref_parse_align(struct zdref_params *p)
 {
 	unsigned long long size = memparse(align ? align : "", NULL);
 
 	if (size == PAGE_SIZE) {
-		zd->order = 0;
+		p->order = 0;
 		return 0;
 	}
-	if (size != PMD_SIZE || zd->type == ZDREF_TYPE_PRIVATE) {
+	if (size != PMD_SIZE || !zdref_type_info(p->type)->huge) {
 		pr_err("align=%s: use 4K, or 2M with type=fsdax or generic\n",
 		       align);
 		return -EINVAL;
@@ -97,105 +80,37 @@ static int zdref_parse_align(struct zdref_dev *zd)
 		       utsname()->release);
 		return -EOPNOTSUPP;
 	}
-	zd->order = PMD_SHIFT - PAGE_SHIFT;
+	p->order = PMD_SHIFT - PAGE_SHIFT;
 	return 0;
 }
 
-static struct zdref_dev *zdref_devs[ZDREF_DEVICES_MAX];
-
-static void zdref_dev_release(struct device *dev)
+/* The module's parameters, once, into what each device is made of. */
+static int zdref_parse_params(struct zdref_params *p)
 {
-	kfree(container_of(dev, struct zdref_dev, dev));
-}
+	int ret = zdref_parse_type_param(p);
 
-/* Bring up device @id: its range, pagemap and pool; no node yet. */
-static int zdref_dev_create(int id, enum zdref_type ztype)
-{
-	struct zdref_dev *zd;
-	int ret;
-
-	zd = kzalloc_obj(*zd, GFP_KERNEL);
-	if (!zd)
-		return -ENOMEM;
-	device_initialize(&zd->dev);
-	zd->dev.release = zdref_dev_release;
-	zd->type = ztype;
-	zd->id = id;
-
-	ret = zdref_parse_align(zd);
 	if (ret)
-		goto err_put;
-	ret = zdref_inode_add(zd);
-	if (ret)
-		goto err_put;
-	ret = zdref_region_claim(zd, region);
-	if (ret)
-		goto err_inode_add;
-	ret = zdref_pagemap_add(zd);
-	if (ret)
-		goto err_region;
-	ret = zdref_pool_init(zd);
-	if (ret)
-		goto err_pagemap;
-
-	zdref_devs[id] = zd;
-	return 0;
-
-err_pagemap:
-	zdref_pagemap_remove(zd);
-err_region:
-	zdref_region_release(zd);
-err_inode_add:
-	zdref_inode_remove(zd);
-err_put:
-	put_device(&zd->dev);
-	return ret;
-}
-
-static void zdref_dev_destroy(struct zdref_dev *zd)
-{
-	zdref_pool_exit(zd);
-	zdref_pagemap_remove(zd);
-	zdref_region_release(zd);
-	zdref_inode_remove(zd);
-	put_device(&zd->dev);
-}
-
-/* The parameters zdref_dev_create() does not check itself. */
-static int zdref_check_params(enum zdref_type *ztype)
-{
-	int ret = zdref_parse_type(type ? type : "", ztype);
-
-	if (ret) {
-		pr_err("type=%s unknown: use fsdax, generic or private\n", type);
 		return ret;
-	}
-	if (*ztype == ZDREF_TYPE_PRIVATE && !IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
-		pr_err("type=private needs a kernel built with CONFIG_DEVICE_PRIVATE=y; %s lacks it\n",
-		       utsname()->release);
-		return -EOPNOTSUPP;
-	}
-	if (*ztype == ZDREF_TYPE_PRIVATE && !ZDREF_HAVE_HMM_MIRROR) {
-		pr_err("type=private needs device-private migration (migrate_vma, hmm_range_fault, zone_device_page_init() with a pagemap), which %s does not offer to modules\n",
-		       utsname()->release);
-		return -EOPNOTSUPP;
-	}
 	if (devices < 1 || devices > ZDREF_DEVICES_MAX ||
-	    (devices > 1 && (*ztype != ZDREF_TYPE_PRIVATE ||
+	    (devices > 1 && (zdref_type_info(p->type)->physical ||
 			     strpbrk(region ? region : "", "@$")))) {
 		pr_err("devices=%u: use 1, or up to %d with type=private and a bare region=SIZE (each device gets a free range of that size)\n",
 		       devices, ZDREF_DEVICES_MAX);
 		return -EINVAL;
 	}
+	ret = zdref_parse_align(p);
+	if (ret)
+		return ret;
+	p->region = region;
 	return 0;
 }
 
 static int __init zdref_init(void)
 {
-	enum zdref_type ztype;
+	struct zdref_dev *zd;
 	int ret, id;
 
-	ret = zdref_check_params(&ztype);
+	ret = zdref_parse_params(&zdref_params);
 	if (ret)
 		return ret;
 	ret = zdref_chardev_init();
@@ -205,17 +120,19 @@ static int __init zdref_init(void)
 	if (ret)
 		goto err_chardev;
 	for (id = 0; id < devices; id++) {
-		ret = zdref_dev_create(id, ztype);
-		if (ret)
+		zd = zdref_dev_create(&zdref_params, id);
+		if (IS_ERR(zd)) {
+			ret = PTR_ERR(zd);
 			goto err_devs;
+		}
+		zdref_devs[id] = zd;
 	}
 	/*
 	 * Nodes last, and opened only once all are up (chardev.c): no file
 	 * can be open on a device a later failure undoes.
 	 */
 	for (id = 0; id < devices; id++) {
-		struct zdref_dev *zd = zdref_devs[id];
-
+		zd = zdref_devs[id];
 		ret = zdref_chardev_add(zd);
 		if (ret)
 			goto err_nodes;

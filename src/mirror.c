@@ -42,7 +42,7 @@
 #include <linux/xarray.h>
 
 #include <zdref/compat.h>
-#include "zdref.h"
+#include "private.h"
 
 #if ZDREF_HAVE_HMM_MIRROR
 
@@ -218,14 +218,22 @@ void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args)
 	mutex_unlock(&zd->mirrors_lock);
 }
 
+/* Which way a copy between the table and a buffer goes. */
+enum zdref_mirror_dir {
+	ZDREF_MIRROR_OUT,	/* from the table's pages: READ */
+	ZDREF_MIRROR_IN,	/* into them: WRITE */
+};
+
 /*
  * Copy the pages of [@start, @end) the table has, from the (*@done)th on,
- * out to @buf or, for @write, in from it.  -ENOENT at the first page the
- * table lacks (or, for @write, has read-only).
+ * between them and @buf as @dir says.  -ENOENT at the first page the
+ * table lacks (or, for ZDREF_MIRROR_IN, has read-only).
  */
 static int zdref_mirror_copy(struct zdref_mirror *m, unsigned long start,
-			     unsigned long end, void *buf, bool write, u64 *done)
+			     unsigned long end, void *buf,
+			     enum zdref_mirror_dir dir, u64 *done)
 {
+	bool write = dir == ZDREF_MIRROR_IN;
 	unsigned long addr;
 
 	lockdep_assert_held(&m->lock);
@@ -252,10 +260,8 @@ static int zdref_mirror_hmm_fault(struct hmm_range *range, struct mm_struct *mm,
 {
 	int ret;
 
-#if ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED
 	if (unlocked)
-		return hmm_range_fault_unlocked_timeout(range, 0);
-#endif
+		return zdref_hmm_range_fault_unlocked(range);
 	range->notifier_seq = mmu_interval_read_begin(range->notifier);
 	mmap_read_lock(mm);
 	ret = hmm_range_fault(range);
@@ -375,21 +381,23 @@ enum zdref_mirror_fault {
  */
 static int zdref_mirror_rw_chunk(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
 				 unsigned long start, unsigned long size, void *buf,
-				 bool write, enum zdref_mirror_fault fault, u64 *done)
+				 enum zdref_mirror_dir dir, enum zdref_mirror_fault fault,
+				 u64 *done)
 {
+	unsigned long req = HMM_PFN_REQ_FAULT |
+			    (dir == ZDREF_MIRROR_IN ? HMM_PFN_REQ_WRITE : 0);
 	int ret;
 
 	for (;;) {
 		mutex_lock(&m->lock);
-		ret = zdref_mirror_copy(m, start, start + size, buf, write, done);
+		ret = zdref_mirror_copy(m, start, start + size, buf, dir, done);
 		mutex_unlock(&m->lock);
 		if (ret != -ENOENT || fault == ZDREF_MIRROR_NO_FAULT)
 			return ret;
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		ret = zdref_mirror_map(m, start + (*done << PAGE_SHIFT),
-				       start + size, HMM_PFN_REQ_FAULT |
-				       (write ? HMM_PFN_REQ_WRITE : 0),
+				       start + size, req,
 				       fault == ZDREF_MIRROR_FAULT_UNLOCKED);
 		if (ret)
 			return ret;
@@ -402,8 +410,9 @@ static int zdref_mirror_rw_chunk(struct zdref_mirror *m, struct zdref_hmm_cmd *c
  * (ZDREF_MIRROR_NO_FAULT), a chunk at a time.
  */
 static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
-			   bool write, enum zdref_mirror_fault fault)
+			   enum zdref_mirror_dir dir, enum zdref_mirror_fault fault)
 {
+	bool write = dir == ZDREF_MIRROR_IN;
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT), start, size;
 	void __user *ubuf = u64_to_user_ptr(cmd->ptr);
 	int ret = 0;
@@ -422,7 +431,7 @@ static int zdref_mirror_rw(struct zdref_mirror *m, struct zdref_hmm_cmd *cmd,
 		ret = -EFAULT;
 		if (write && copy_from_user(buf, ubuf, size))
 			break;
-		ret = zdref_mirror_rw_chunk(m, cmd, start, size, buf, write,
+		ret = zdref_mirror_rw_chunk(m, cmd, start, size, buf, dir,
 					    fault, &done);
 		cmd->cpages += done;
 		if (!ret && !write && copy_to_user(ubuf, buf, size))
@@ -454,7 +463,7 @@ static int zdref_mirror_read_table(struct zdref_mirror *m,
 				   struct zdref_hmm_cmd *cmd)
 {
 	cmd->cpages = 0;
-	return zdref_mirror_rw(m, cmd, false, ZDREF_MIRROR_NO_FAULT);
+	return zdref_mirror_rw(m, cmd, ZDREF_MIRROR_OUT, ZDREF_MIRROR_NO_FAULT);
 }
 
 /* Device pages for the pages of @args that migrate, with their data. */
@@ -793,15 +802,16 @@ static long zdref_mirror_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case ZDREF_HMM_READ:
-		ret = zdref_mirror_rw(m, &c, false, ZDREF_MIRROR_FAULT);
+		ret = zdref_mirror_rw(m, &c, ZDREF_MIRROR_OUT, ZDREF_MIRROR_FAULT);
 		break;
 	case ZDREF_HMM_READ_UNLOCKED:
 		if (!ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED)
 			return -ENOTTY;
-		ret = zdref_mirror_rw(m, &c, false, ZDREF_MIRROR_FAULT_UNLOCKED);
+		ret = zdref_mirror_rw(m, &c, ZDREF_MIRROR_OUT,
+				      ZDREF_MIRROR_FAULT_UNLOCKED);
 		break;
 	case ZDREF_HMM_WRITE:
-		ret = zdref_mirror_rw(m, &c, true, ZDREF_MIRROR_FAULT);
+		ret = zdref_mirror_rw(m, &c, ZDREF_MIRROR_IN, ZDREF_MIRROR_FAULT);
 		break;
 	case ZDREF_HMM_MIGRATE_TO_DEV:
 		ret = zdref_mirror_migrate_to_dev(m, &c);

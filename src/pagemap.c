@@ -10,34 +10,20 @@
 #include <linux/topology.h>
 
 #include <zdref/compat.h>
-#include "zdref.h"
+#include "private.h"
 
 /* A folio here is one allocation unit: a page, or a compound 2 MiB. */
 #if ZDREF_HAVE_PGMAP_FOLIO_FREE
 static void zdref_folio_free(struct folio *folio)
 {
-	zdref_page_freed(zdref_page_pgmap(&folio->page), &folio->page);
+	zdref_pgmap_free(zdref_page_pgmap(&folio->page), &folio->page);
 }
 #else
 static void zdref_page_free(struct page *page)
 {
-	zdref_page_freed(zdref_page_pgmap(page), page);
+	zdref_pgmap_free(zdref_page_pgmap(page), page);
 }
 #endif
-
-/*
- * memremap_pages() insists on this callback for device-private memory: a
- * CPU touch of a page on the device brings it back (devmem.c).  Kernels
- * without the migration API zdref uses refuse type=private at load.
- */
-static vm_fault_t zdref_migrate_to_ram(struct vm_fault *vmf)
-{
-#if ZDREF_HAVE_HMM_MIRROR
-	return zdref_devmem_migrate_to_ram(vmf);
-#else
-	return VM_FAULT_SIGBUS;
-#endif
-}
 
 static const struct dev_pagemap_ops zdref_pgmap_ops = {
 #if ZDREF_HAVE_PGMAP_FOLIO_FREE
@@ -45,13 +31,11 @@ static const struct dev_pagemap_ops zdref_pgmap_ops = {
 #else
 	.page_free	= zdref_page_free,
 #endif
-	.migrate_to_ram	= zdref_migrate_to_ram,
-};
-
-static const enum memory_type zdref_memory_type[] = {
-	[ZDREF_TYPE_FSDAX]	= MEMORY_DEVICE_FS_DAX,
-	[ZDREF_TYPE_GENERIC]	= MEMORY_DEVICE_GENERIC,
-	[ZDREF_TYPE_PRIVATE]	= MEMORY_DEVICE_PRIVATE,
+	/*
+	 * memremap_pages() insists on it for device-private memory: a CPU
+	 * touch of a page on the device brings it back (devmem.c).
+	 */
+	.migrate_to_ram	= zdref_devmem_migrate_to_ram,
 };
 
 /**
@@ -65,7 +49,7 @@ int zdref_pagemap_add(struct zdref_dev *zd)
 	struct dev_pagemap *pgmap = &zd->pgmap;
 	void *addr;
 
-	pgmap->type = zdref_memory_type[zd->type];
+	pgmap->type = zd->info->memory_type;
 	pgmap->range.start = zd->res->start;
 	pgmap->range.end = zd->res->end;
 	pgmap->nr_range = 1;

@@ -9,19 +9,23 @@
  *
  * A page leaves the pool handed out to an open file, which holds one
  * reference on it (include/zdref/refcount.h says how that sits on the
- * kernel's count).  When the last reference drops, zdref_page_free_locked()
- * runs exactly once and the page returns to the pool.  Who sees the last
- * drop depends on the kernel and type: the kernel's page_free/folio_free
- * callback, zdref's own put, or the busy scan for pages still pinned after
- * their file let go.  The kernel may drop references from any context, IRQ
- * included (O_DIRECT completions), hence the irqsave lock.
+ * kernel's count).  When the last reference drops,
+ * zdref_pool_return_locked() runs exactly once and the page returns to
+ * the pool.  Who sees the last drop is the reference model's last-drop
+ * rule: zdref's own put, or the busy scan for pages still pinned after
+ * their file let go (watched); the kernel's page_free/folio_free callback
+ * (callback, then reset; callback, final).  The device's &struct
+ * zdref_page_ops says what each rule does at a hand-out, a put, a
+ * callback and a scan: the rules of the CPU-mapped types are here,
+ * device-private's in devmem.c.  The kernel may drop references from any
+ * context, IRQ included (O_DIRECT completions), hence the irqsave lock.
  *
- * Where the kernel calls back, it still has work to do on the page after
- * the callback returns (6.x resets the count to 1), so the callback only
- * marks the page: the busy scan returns it to the pool, and drops the
- * module reference the busy page holds, once the count is back at idle.
- * Dropping it from the callback could let rmmod free the pagemap under
- * the kernel's feet.
+ * Where the kernel calls back and then resets the count to 1, it still
+ * has work to do on the page after the callback returns, so the callback
+ * only marks the page: the busy scan returns it to the pool, and drops
+ * the module reference the busy page holds, once the count is back at
+ * idle.  Dropping it from the callback could let rmmod free the pagemap
+ * under the kernel's feet.
  */
 
 /* The busy scan backs off while pins stay: up to 100 ms between scans. */
@@ -39,18 +43,26 @@
 #include "zdref.h"
 
 /* The head page of a unit. */
-static struct page *zdref_meta_page(struct zdref_dev *zd, struct zdref_page *zp)
+static struct page *zdref_unit_head(struct zdref_dev *zd, struct zdref_page *zp)
 {
 	return pfn_to_page(zd->pfn_first + ((zp - zd->pages) << zd->order));
 }
 
-/* zdref's view of the unit of @page, which may be any page of it. */
-struct zdref_page *zdref_page_meta(struct zdref_dev *zd, struct page *page)
+/**
+ * zdref_unit_of() - zdref's view of the unit of a page
+ * @zd: the device
+ * @page: any page of the unit
+ *
+ * Return: the unit's &struct zdref_page.
+ */
+struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page)
 {
 	return &zd->pages[(page_to_pfn(page) - zd->pfn_first) >> zd->order];
 }
+EXPORT_SYMBOL_IF_KUNIT(zdref_unit_of);
 
-static void zdref_page_free_locked(struct zdref_dev *zd, struct zdref_page *zp)
+/* Back in the pool: the one place a unit is freed. */
+static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp)
 {
 	lockdep_assert_held(&zd->lock);
 	if (zp->state == ZDREF_PAGE_BUSY) {
@@ -62,6 +74,22 @@ static void zdref_page_free_locked(struct zdref_dev *zd, struct zdref_page *zp)
 	list_add(&zp->node, &zd->free_list);
 	zd->pages_free += zdref_unit_pages(zd);
 	atomic64_inc(&zd->frees);
+}
+
+/**
+ * zdref_pool_return() - put a unit whose last reference dropped back in
+ * the pool
+ * @zd: the device
+ * @zp: the unit, owned by nobody any more
+ */
+void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	zdref_pool_return_locked(zd, zp);
+	spin_unlock_irqrestore(&zd->lock, flags);
+	wake_up_all(&zd->free_wq);
 }
 
 /* Park a page its file gave up while others still reference it. */
@@ -88,8 +116,7 @@ static void zdref_busy_kick_locked(struct zdref_dev *zd)
  * zdref_pool_take() - take a unit out of the pool, its count untouched
  * @zd: the device
  *
- * For the callers that bring the page to life themselves: zdref_page_alloc()
- * and, for device-private memory, zdref_devmem_alloc().
+ * For the last-drop rules' @hand_out, which bring the page to life.
  *
  * Return: the unit's head page, or NULL when the pool is empty.
  */
@@ -109,8 +136,131 @@ struct page *zdref_pool_take(struct zdref_dev *zd)
 	if (!zp)
 		return NULL;
 	atomic64_inc(&zd->allocs);
-	return zdref_meta_page(zd, zp);
+	return zdref_unit_head(zd, zp);
 }
+
+/**
+ * zdref_pool_bad_free() - the kernel freed a unit zdref did not expect
+ * to be freed: count it, warn once
+ * @zd: the device
+ * @page: the page the kernel gave back
+ * @zp: its unit
+ */
+void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
+			 struct zdref_page *zp)
+{
+	atomic64_inc(&zd->bad_frees);
+	WARN_ONCE(1, "zdref: kernel freed pfn %#lx in state %u\n",
+		  page_to_pfn(page), zp->state);
+}
+
+/*
+ * The rules of the CPU-mapped types (refcount.h): a unit of the pool at
+ * its model's idle count is handed out zeroed, with one reference.
+ */
+static struct page *zdref_mapped_hand_out(struct zdref_dev *zd)
+{
+	struct page *page = zdref_pool_take(zd);
+	unsigned long i;
+
+	if (!page)
+		return NULL;
+	zdref_ref_hand_out(&zd->model, page);
+	for (i = 0; i < zdref_unit_pages(zd); i++) {
+		clear_highpage(page + i);
+		if (i % 64 == 63)
+			cond_resched();
+	}
+	return page;
+}
+
+/* Watched: zdref's put sees the last drop, or the busy scan does later. */
+static void zdref_watched_put(struct zdref_dev *zd, struct page *page,
+			      struct zdref_page *zp)
+{
+	unsigned long flags;
+	bool freed = false;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	if (zdref_ref_put_watched(&zd->model, page)) {
+		zdref_pool_return_locked(zd, zp);
+		freed = true;
+	} else {
+		zdref_page_busy_locked(zd, zp);
+		zdref_busy_kick_locked(zd);
+	}
+	spin_unlock_irqrestore(&zd->lock, flags);
+	if (freed)
+		wake_up_all(&zd->free_wq);
+}
+
+/* Watched: the kernel never calls back. */
+static void zdref_watched_freed(struct zdref_dev *zd, struct page *page,
+				struct zdref_page *zp)
+{
+	zdref_pool_bad_free(zd, page, zp);
+}
+
+static bool zdref_watched_idle(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	return page_ref_count(zdref_unit_head(zd, zp)) == zd->model.base;
+}
+
+/* The pool's side of ZDREF_DROP_WATCHED. */
+const struct zdref_page_ops zdref_watched_ops = {
+	.hand_out	= zdref_mapped_hand_out,
+	.put		= zdref_watched_put,
+	.freed		= zdref_watched_freed,
+	.idle		= zdref_watched_idle,
+};
+
+/*
+ * Callback, then reset: the kernel calls back at the last drop, now or at
+ * the last unpin, and the busy scan returns the page to the pool once the
+ * kernel is done with it.
+ */
+static void zdref_reset_put(struct zdref_dev *zd, struct page *page,
+			    struct zdref_page *zp)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	zdref_page_busy_locked(zd, zp);
+	spin_unlock_irqrestore(&zd->lock, flags);
+	put_page(page);
+}
+
+/* Only marks the page: the kernel resets its count after this returns. */
+static void zdref_reset_freed(struct zdref_dev *zd, struct page *page,
+			      struct zdref_page *zp)
+{
+	unsigned long flags;
+	bool busy;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	busy = zp->state == ZDREF_PAGE_BUSY && !zp->kernel_freed;
+	if (busy) {
+		zp->kernel_freed = true;
+		zdref_busy_kick_locked(zd);
+	}
+	spin_unlock_irqrestore(&zd->lock, flags);
+	if (!busy)
+		zdref_pool_bad_free(zd, page, zp);
+}
+
+static bool zdref_reset_idle(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	return zp->kernel_freed &&
+	       page_ref_count(zdref_unit_head(zd, zp)) == zd->model.idle;
+}
+
+/* The pool's side of ZDREF_DROP_CALLBACK_RESET. */
+const struct zdref_page_ops zdref_reset_ops = {
+	.hand_out	= zdref_mapped_hand_out,
+	.put		= zdref_reset_put,
+	.freed		= zdref_reset_freed,
+	.idle		= zdref_reset_idle,
+};
 
 /**
  * zdref_page_alloc() - hand out a zeroed unit of the pool
@@ -121,30 +271,7 @@ struct page *zdref_pool_take(struct zdref_dev *zd)
  */
 struct page *zdref_page_alloc(struct zdref_dev *zd)
 {
-	struct page *page;
-	unsigned long i;
-
-#if ZDREF_HAVE_HMM_MIRROR
-	/* Its contents live in a system page: zeroed there, unlocked here. */
-	if (zd->type == ZDREF_TYPE_PRIVATE) {
-		page = zdref_devmem_alloc(zd);
-		if (page) {
-			clear_highpage(page->zone_device_data);
-			unlock_page(page);
-		}
-		return page;
-	}
-#endif
-	page = zdref_pool_take(zd);
-	if (!page)
-		return NULL;
-	zdref_ref_hand_out(&zd->model, page);
-	for (i = 0; i < zdref_unit_pages(zd); i++) {
-		clear_highpage(page + i);
-		if (i % 64 == 63)
-			cond_resched();
-	}
-	return page;
+	return zd->ops->hand_out(zd);
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_alloc);
 
@@ -158,109 +285,22 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_page_alloc);
  */
 void zdref_page_put(struct zdref_dev *zd, struct page *page)
 {
-	struct zdref_page *zp = zdref_page_meta(zd, page);
-	unsigned long flags;
-	bool freed = false;
-
-	/* Device-private pages go back to the pool from the callback. */
-	if (zd->type == ZDREF_TYPE_PRIVATE) {
-		put_page(page);
-		return;
-	}
-	spin_lock_irqsave(&zd->lock, flags);
-	if (zd->model.kernel_frees) {
-		/*
-		 * The kernel calls back at the last drop, now or at the last
-		 * unpin; the busy scan then returns the page to the pool.
-		 */
-		zdref_page_busy_locked(zd, zp);
-	} else if (zdref_ref_put_watched(&zd->model, page)) {
-		zdref_page_free_locked(zd, zp);
-		freed = true;
-	} else {
-		zdref_page_busy_locked(zd, zp);
-		zdref_busy_kick_locked(zd);
-	}
-	spin_unlock_irqrestore(&zd->lock, flags);
-
-	if (zd->model.kernel_frees)
-		put_page(page);
-	else if (freed)
-		wake_up_all(&zd->free_wq);
+	zd->ops->put(zd, page, zdref_unit_of(zd, page));
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_put);
 
-static void zdref_bad_free(struct zdref_dev *zd, struct page *page,
-			   struct zdref_page *zp)
-{
-	atomic64_inc(&zd->bad_frees);
-	WARN_ONCE(1, "zdref: kernel freed pfn %#lx in state %u\n",
-		  page_to_pfn(page), zp->state);
-}
-
-/*
- * Nothing of the kernel's touches a device-private page after its free
- * callback (the kernel only drops its pagemap references then, which
- * memunmap_pages() waits for): the page goes back to the pool at once.
- */
-static void zdref_private_freed(struct zdref_dev *zd, struct page *page,
-				struct zdref_page *zp)
-{
-	unsigned long flags;
-
-	/* Owned by nobody but the kernel now: no one else changes @zp. */
-	if (READ_ONCE(zp->state) != ZDREF_PAGE_OWNED) {
-		zdref_bad_free(zd, page, zp);
-		return;
-	}
-#if ZDREF_HAVE_HMM_MIRROR
-	zdref_devmem_freed(zd, page);
-#endif
-	spin_lock_irqsave(&zd->lock, flags);
-	zdref_page_free_locked(zd, zp);
-	spin_unlock_irqrestore(&zd->lock, flags);
-	wake_up_all(&zd->free_wq);
-	/* Taken by zdref_devmem_alloc(): see there. */
-	module_put(THIS_MODULE);
-}
-
 /**
- * zdref_page_freed() - the pagemap's free callback, called by the kernel
+ * zdref_pgmap_free() - the pagemap's free callback, called by the kernel
  * @pgmap: zdref's pagemap
  * @page: the (head) page whose last reference dropped
  */
-void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page)
+void zdref_pgmap_free(struct dev_pagemap *pgmap, struct page *page)
 {
 	struct zdref_dev *zd = zdref_pgmap_to_dev(pgmap);
-	struct zdref_page *zp = zdref_page_meta(zd, page);
-	unsigned long flags;
-	bool busy;
 
-	if (zd->type == ZDREF_TYPE_PRIVATE) {
-		zdref_private_freed(zd, page, zp);
-		return;
-	}
-	spin_lock_irqsave(&zd->lock, flags);
-	busy = zp->state == ZDREF_PAGE_BUSY && !zp->kernel_freed;
-	if (zd->model.kernel_frees && busy) {
-		zp->kernel_freed = true;
-		zdref_busy_kick_locked(zd);
-	}
-	spin_unlock_irqrestore(&zd->lock, flags);
-	if (!zd->model.kernel_frees || !busy)
-		zdref_bad_free(zd, page, zp);
+	zd->ops->freed(zd, page, zdref_unit_of(zd, page));
 }
-EXPORT_SYMBOL_IF_KUNIT(zdref_page_freed);
-
-/* Has the last reference to busy page @zp dropped? */
-static bool zdref_busy_freeable(struct zdref_dev *zd, struct zdref_page *zp)
-{
-	int count = page_ref_count(zdref_meta_page(zd, zp));
-
-	if (zd->model.kernel_frees)
-		return zp->kernel_freed && count == zd->model.idle;
-	return count == zd->model.base;
-}
+EXPORT_SYMBOL_IF_KUNIT(zdref_pgmap_free);
 
 /* Busy pages looked at per hold of the pool lock, which keeps IRQs off. */
 #define ZDREF_BUSY_BATCH	64
@@ -286,8 +326,8 @@ static void zdref_busy_scan(struct work_struct *work)
 	list_splice_init(&zd->busy_list, &todo);
 	while (!list_empty(&todo)) {
 		zp = list_first_entry(&todo, struct zdref_page, node);
-		if (zdref_busy_freeable(zd, zp)) {
-			zdref_page_free_locked(zd, zp);
+		if (zd->ops->idle(zd, zp)) {
+			zdref_pool_return_locked(zd, zp);
 			/*
 			 * With the free, under the lock: whoever sees the pool
 			 * whole may unload the module at once (its exit waits
@@ -318,19 +358,20 @@ static void zdref_busy_scan(struct work_struct *work)
 }
 
 /**
- * zdref_page_freed_since() - has a page been freed since a generation?
+ * zdref_unit_freed_since() - has a unit been freed since a generation?
  * @zd: the device
- * @page: the page
- * @gen: its zdref_page.gen when it was given up
+ * @page: a page of the unit
+ * @gen: the unit's zdref_page.gen when it was given up
  */
-bool zdref_page_freed_since(struct zdref_dev *zd, struct page *page, u32 gen)
+bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen)
 {
-	return READ_ONCE(zdref_page_meta(zd, page)->gen) != gen;
+	return READ_ONCE(zdref_unit_of(zd, page)->gen) != gen;
 }
 
 /**
  * zdref_pool_init() - put every unit of the device in the pool
- * @zd: the device, its pagemap registered
+ * @zd: the device, its pagemap registered, its @model and @ops chosen
+ *	(zdref_dev_alloc())
  *
  * Return: 0, -ENOMEM, or -EINVAL if the kernel did not leave the pages at
  * the count (or, for 2 MiB units, the folio order) zdref's reference
@@ -341,7 +382,6 @@ int zdref_pool_init(struct zdref_dev *zd)
 {
 	u64 i, n = zdref_pages_total(zd) >> zd->order;
 
-	zd->model = zdref_refmodel_of(zd->pgmap.type);
 	zd->pfn_first = PHYS_PFN(zd->res->start);
 	spin_lock_init(&zd->lock);
 	INIT_LIST_HEAD(&zd->free_list);
@@ -349,8 +389,6 @@ int zdref_pool_init(struct zdref_dev *zd)
 	INIT_DELAYED_WORK(&zd->busy_work, zdref_busy_scan);
 	zd->busy_delay = 1;
 	init_waitqueue_head(&zd->free_wq);
-	INIT_LIST_HEAD(&zd->mirrors);
-	mutex_init(&zd->mirrors_lock);
 
 	zd->pages = kvcalloc(n, sizeof(*zd->pages), GFP_KERNEL);
 	if (!zd->pages)

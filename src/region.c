@@ -130,7 +130,7 @@ static int zdref_claim_free(struct zdref_dev *zd, u64 size)
 
 /**
  * zdref_region_claim() - check and claim the range of a device
- * @zd: the device; @zd->type says what the range must be fit for
+ * @zd: the device; @zd->info says what the range must be fit for
  * @region: the region= parameter, "SIZE@START"
  *
  * Return: 0 with @zd->res claimed, or -EINVAL for a range that cannot be
@@ -166,7 +166,7 @@ int zdref_region_claim(struct zdref_dev *zd, const char *region)
 		return -EINVAL;
 	}
 	if (!has_start) {
-		if (zd->type == ZDREF_TYPE_PRIVATE)
+		if (!zd->info->physical)
 			return zdref_claim_free(zd, size);
 		pr_err("region=%s: type=%s needs a start: region=SIZE@START of a memmap=SIZE$START range\n",
 		       region, zdref_type_name(zd->type));
@@ -183,17 +183,17 @@ int zdref_region_claim(struct zdref_dev *zd, const char *region)
 		return -EINVAL;
 	}
 	/* Device-private pages are never accessed at their address. */
-	if (zd->type != ZDREF_TYPE_PRIVATE && !zdref_range_reserved(start, size)) {
+	if (zd->info->physical && !zdref_range_reserved(start, size)) {
 		pr_err("region=%s: not inside a reserved range; boot with memmap=%lluM$0x%llx or pick a range shown as Reserved in /proc/iomem\n",
 		       region, size >> 20, start);
 		return -EINVAL;
 	}
-	if (zd->type != ZDREF_TYPE_PRIVATE && zdref_firmware_reserved(start, size)) {
+	if (zd->info->physical && zdref_firmware_reserved(start, size)) {
 		pr_err("region=%s: the firmware reserved part of it itself (its memory map, /sys/firmware/memmap, says so), memmap= did not; pick RAM the firmware reports as usable and reserve it with memmap=SIZE$START\n",
 		       region);
 		return -EINVAL;
 	}
-	if (zd->type != ZDREF_TYPE_PRIVATE && !zdref_firmware_map())
+	if (zd->info->physical && !zdref_firmware_map())
 		pr_warn("region=%s: this kernel keeps the firmware's memory map from modules, so zdref cannot tell a memmap= range from one the firmware reserved: make sure /sys/firmware/memmap lists [0x%llx-0x%llx] as System RAM\n",
 			region, start, start + size - 1);
 	zd->res = request_mem_region(start, size, KBUILD_MODNAME);

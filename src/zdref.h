@@ -24,18 +24,67 @@
 /* ZONE_DEVICE memory is hot-added in subsections: 2 MiB on x86_64. */
 #define ZDREF_ALIGN	(PAGES_PER_SUBSECTION << PAGE_SHIFT)
 
+/*
+ * The module's devices, /dev/zdref0 on: two with owners of their own are
+ * what hmm-tests' "remote" cases need.  The KUnit suites' device takes
+ * the minor after them (ZDREF_KUNIT_ID).
+ */
+#define ZDREF_DEVICES_MAX	2
+#define ZDREF_KUNIT_ID		ZDREF_DEVICES_MAX
+#define ZDREF_MINORS		(ZDREF_DEVICES_MAX + 1)
+
 enum zdref_type {
 	ZDREF_TYPE_FSDAX,
 	ZDREF_TYPE_GENERIC,
 	ZDREF_TYPE_PRIVATE,
+	ZDREF_TYPE_COUNT
 };
 
 /**
- * struct zdref_page - zdref's own view of one device page
+ * struct zdref_type_info - what a type of device is, to the rest of zdref
+ * @name: its type= name
+ * @memory_type: of its dev_pagemap
+ * @cpu_maps: the CPU maps its pages: files mmap them (file.c); otherwise
+ *	files are mirrors of a device that migrates pages in (mirror.c)
+ * @fsdax_file: its mappings hold a file of an S_DAX inode, which the
+ *	kernel treats as an FS DAX file's (vma_is_fsdax()): no FOLL_LONGTERM
+ *	pins
+ * @physical: its range is real memory, a SIZE@START inside a memmap=
+ *	reservation; otherwise a free physical range of bare SIZE will do
+ * @huge: align=2M (2 MiB folios, mapped by PMD) is offered
+ */
+struct zdref_type_info {
+	const char *name;
+	enum memory_type memory_type;
+	bool cpu_maps;
+	bool fsdax_file;
+	bool physical;
+	bool huge;
+};
+
+const struct zdref_type_info *zdref_type_info(enum zdref_type type);
+const char *zdref_type_name(enum zdref_type type);
+int zdref_parse_type(const char *s, enum zdref_type *type);
+
+/**
+ * struct zdref_params - what a device is made of, parsed once
+ * @type: the type of its pages
+ * @region: its range, as region= says it (region.c)
+ * @order: of its allocation unit: 0, or PMD_ORDER for align=2M
+ */
+struct zdref_params {
+	enum zdref_type type;
+	const char *region;
+	unsigned int order;
+};
+
+/**
+ * struct zdref_page - zdref's own view of one allocation unit
  * @node: in the free list, or the busy list
- * @gen: bumped at each free, so that a waiter can tell its page was freed
+ * @gen: bumped at each return to the pool, so that a waiter can tell its
+ *	unit was freed
  * @state: enum zdref_page_state
- * @kernel_freed: the kernel called back for this busy page; the busy scan
+ * @kernel_freed: the kernel called back for this busy unit; the busy scan
  *	returns it to the pool once the kernel has reset its count
  */
 struct zdref_page {
@@ -45,9 +94,31 @@ struct zdref_page {
 	bool kernel_freed;
 };
 
+struct zdref_dev;
+
+/**
+ * struct zdref_page_ops - a last-drop rule's part of the pool
+ * @hand_out: take a unit out of the pool and give it one reference, its
+ *	file's, its contents zeroed; NULL when the pool is empty
+ * @put: drop the file's reference on @page, the head of unit @zp
+ * @freed: the pagemap's free callback for @page, the head of unit @zp
+ * @idle: the busy scan's test: has the last reference to busy unit @zp
+ *	dropped?  NULL where units never go busy
+ *
+ * Chosen once, by zdref_pool_init(), from the device's reference model:
+ * pool.c keeps the lists and the scan, these the rule (refcount.h).
+ */
+struct zdref_page_ops {
+	struct page *(*hand_out)(struct zdref_dev *zd);
+	void (*put)(struct zdref_dev *zd, struct page *page, struct zdref_page *zp);
+	void (*freed)(struct zdref_dev *zd, struct page *page, struct zdref_page *zp);
+	bool (*idle)(struct zdref_dev *zd, struct zdref_page *zp);
+};
+
 /**
  * struct zdref_dev - one zdref device: a dev_pagemap over one range
  * @type: what kind of ZONE_DEVICE memory @pgmap registers
+ * @info: what @type means (type.c)
  * @res: the claimed physical range (request_mem_region() or, for a
  *	device-private range without a start, request_free_mem_region())
  * @pgmap: the pagemap registered with memremap_pages()
@@ -58,6 +129,7 @@ struct zdref_page {
  * @order: of the pool's allocation unit: 0 (4 KiB) or PMD_ORDER (2 MiB
  *	folios: the pagemap is compound, as device-dax's with align=2M)
  * @model: how zdref's count sits on the kernel's for this type here
+ * @ops: the pool's side of @model's last-drop rule
  * @pfn_first: pfn of the first page of the range
  * @pages: zdref's view of each allocation unit, indexed by
  *	(pfn - @pfn_first) >> @order
@@ -82,6 +154,7 @@ struct zdref_page {
  */
 struct zdref_dev {
 	enum zdref_type type;
+	const struct zdref_type_info *info;
 	struct resource *res;
 	struct dev_pagemap pgmap;
 	int id;
@@ -91,6 +164,7 @@ struct zdref_dev {
 
 	unsigned int order;
 	struct zdref_refmodel model;
+	const struct zdref_page_ops *ops;
 	unsigned long pfn_first;
 	struct zdref_page *pages;
 	spinlock_t lock;	/* the lists, counts, page states */
@@ -128,8 +202,10 @@ static inline unsigned long zdref_unit_pages(const struct zdref_dev *zd)
 	return 1UL << zd->order;
 }
 
-const char *zdref_type_name(enum zdref_type type);
-int zdref_parse_type(const char *s, enum zdref_type *type);
+/* dev.c */
+struct zdref_dev *zdref_dev_alloc(const struct zdref_params *params, int id);
+struct zdref_dev *zdref_dev_create(const struct zdref_params *params, int id);
+void zdref_dev_destroy(struct zdref_dev *zd);
 
 /* region.c */
 int zdref_region_claim(struct zdref_dev *zd, const char *region);
@@ -139,34 +215,21 @@ void zdref_region_release(struct zdref_dev *zd);
 int zdref_pagemap_add(struct zdref_dev *zd);
 void zdref_pagemap_remove(struct zdref_dev *zd);
 
-/* pool.c */
+/* pool.c: the pool, for everyone */
 int zdref_pool_init(struct zdref_dev *zd);
 void zdref_pool_exit(struct zdref_dev *zd);
-struct page *zdref_pool_take(struct zdref_dev *zd);
 struct page *zdref_page_alloc(struct zdref_dev *zd);
 void zdref_page_put(struct zdref_dev *zd, struct page *page);
-void zdref_page_freed(struct dev_pagemap *pgmap, struct page *page);
-struct zdref_page *zdref_page_meta(struct zdref_dev *zd, struct page *page);
-bool zdref_page_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
-
-/*
- * devmem.c and mirror.c: device-private memory, its migrations and the
- * mirror ABI.  Where the kernel lacks them (zdref_config.h), type=private
- * is refused at load.
- */
-#if ZDREF_HAVE_HMM_MIRROR
-struct page *zdref_devmem_alloc(struct zdref_dev *zd);
-void zdref_devmem_freed(struct zdref_dev *zd, struct page *page);
-struct page *zdref_devmem_backing(struct zdref_dev *zd, struct page *page);
-int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
-			unsigned long start, unsigned long end,
-			struct page *fault_page, unsigned long *moved);
-vm_fault_t zdref_devmem_migrate_to_ram(struct vm_fault *vmf);
-int zdref_devmem_evict(struct zdref_dev *zd);
-struct migrate_vma;
-void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args);
-extern const struct file_operations zdref_mirror_fops;
-#endif
+void zdref_pgmap_free(struct dev_pagemap *pgmap, struct page *page);
+struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page);
+bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
+/* pool.c: for the last-drop rules (struct zdref_page_ops) */
+struct page *zdref_pool_take(struct zdref_dev *zd);
+void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp);
+void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
+			 struct zdref_page *zp);
+extern const struct zdref_page_ops zdref_watched_ops;
+extern const struct zdref_page_ops zdref_reset_ops;
 
 /* inode.c */
 int zdref_inode_init(void);

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zdref: the types of device memory a device can be, and what each means
+ * to the rest of zdref.  A leaf: it calls nothing of zdref's.
+ */
+#include <kunit/visibility.h>
+#include <linux/kernel.h>
+#include <linux/memremap.h>
+#include <linux/string.h>
+
+#include "zdref.h"
+
+static const struct zdref_type_info zdref_types[ZDREF_TYPE_COUNT] = {
+	[ZDREF_TYPE_FSDAX] = {
+		.name		= "fsdax",
+		.memory_type	= MEMORY_DEVICE_FS_DAX,
+		.cpu_maps	= true,
+		.fsdax_file	= true,
+		.physical	= true,
+		.huge		= true,
+	},
+	[ZDREF_TYPE_GENERIC] = {
+		.name		= "generic",
+		.memory_type	= MEMORY_DEVICE_GENERIC,
+		.cpu_maps	= true,
+		.physical	= true,
+		.huge		= true,
+	},
+	/*
+	 * Never mapped by the CPU: 2 MiB units would buy it nothing until
+	 * the mirror migrates 2 MiB folios.
+	 */
+	[ZDREF_TYPE_PRIVATE] = {
+		.name		= "private",
+		.memory_type	= MEMORY_DEVICE_PRIVATE,
+	},
+};
+
+/**
+ * zdref_type_info() - what a type of device is
+ * @type: the type
+ *
+ * Return: its entry of the table of types.
+ */
+const struct zdref_type_info *zdref_type_info(enum zdref_type type)
+{
+	return &zdref_types[type];
+}
+EXPORT_SYMBOL_IF_KUNIT(zdref_type_info);
+
+/**
+ * zdref_type_name() - the type= name of a type
+ * @type: the type
+ *
+ * Return: "fsdax", "generic" or "private".
+ */
+const char *zdref_type_name(enum zdref_type type)
+{
+	return zdref_types[type].name;
+}
+EXPORT_SYMBOL_IF_KUNIT(zdref_type_name);
+
+/**
+ * zdref_parse_type() - the type a type= name stands for
+ * @s: the name, as sysfs_streq() compares it
+ * @type: set to the type, unchanged if @s names none
+ *
+ * Return: 0, or -EINVAL for an unknown name.
+ */
+int zdref_parse_type(const char *s, enum zdref_type *type)
+{
+	int i;
+
+	for (i = 0; i < ZDREF_TYPE_COUNT; i++) {
+		if (sysfs_streq(s, zdref_types[i].name)) {
+			*type = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+EXPORT_SYMBOL_IF_KUNIT(zdref_parse_type);
