@@ -34,8 +34,9 @@ DKMS_FLAGS ?=
 DKMS = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
 	dkms --sourcetree $(DKMS_SOURCE_TREE) $(DKMS_FLAGS)
 DKMS_SRC = $(DKMS_SOURCE_TREE)/zdref-$(VERSION)
-# What dkms builds from: dkms.conf and what the module build reads.
-DKMS_FILES = dkms.conf Kbuild Makefile VERSION src include probes scripts/probe
+# What dkms builds from: dkms.conf and what the module build reads (the
+# KUnit suites too: Kbuild builds them on a kernel with CONFIG_KUNIT).
+DKMS_FILES = dkms.conf Kbuild Makefile VERSION src include kunit probes scripts/probe
 
 all: modules
 

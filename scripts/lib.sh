@@ -163,16 +163,96 @@ zdref_unpack_source() {
 	SRC_VERSION=$ver
 }
 
-# zdref_tap ok|fail|skip NAME [REASON]: one TAP line of a test script that
-# prints its own stream (scripts/dkms-test, scripts/hmm-tests), numbered
-# in the script's $n, failures counted in its $failures.
+# A test script's TAP stream: zdref_tap_init, then one zdref_tap per test
+# (or zdref_tap_relay for the tests of a guest or another script), then
+# zdref_tap_plan.  The script's $n numbers the tests; $passed, $skipped
+# and $failures count them; $failed_names holds "N NAME" of each failure.
+zdref_tap_init() {
+	n=0 passed=0 skipped=0 failures=0
+	failed_names=()
+}
+
+# zdref_tap ok|fail|skip NAME [REASON]: one TAP line.
 zdref_tap() {
 	n=$((n + 1))
 	case "$1" in
-	ok) echo "ok $n $2" ;;
-	skip) echo "ok $n $2 # SKIP $3" ;;
-	*) failures=$((failures + 1)); echo "not ok $n $2" ;;
+	ok) passed=$((passed + 1)); echo "ok $n $2" ;;
+	skip) skipped=$((skipped + 1)); echo "ok $n $2 # SKIP $3" ;;
+	*) failures=$((failures + 1)); failed_names+=("$n $2"); echo "not ok $n $2" ;;
 	esac
+}
+
+# zdref_tap_plan: the plan line; exit status 0 when nothing failed.
+zdref_tap_plan() {
+	echo "1..$n"
+	[ "$failures" = 0 ]
+}
+
+# zdref_tap_relay PREFIX [HOOK] < TAP: the TAP lines read renumbered into
+# this stream, their names prefixed with PREFIX; other lines become
+# comments.  HOOK, a function, sees each line first, and returns 0 for a
+# line it took.  The line "zdref-rc N" that zdref_tap_run ends with
+# leaves N in $relay_rc.
+zdref_tap_relay() {
+	local prefix=$1 hook=${2:-} line name
+	relay_rc=0
+	while IFS= read -r line; do
+		if [ -n "$hook" ] && "$hook" "$line"; then
+			continue
+		fi
+		case "$line" in
+		"ok "*"# SKIP"*)
+			name=${line#ok }; name=${name#* }
+			zdref_tap skip "$prefix${name%% # SKIP*}" "${name#* # SKIP }" ;;
+		"ok "*) name=${line#ok }; zdref_tap ok "$prefix${name#* }" ;;
+		"not ok "*) name=${line#not ok }; zdref_tap fail "$prefix${name#* }" ;;
+		"zdref-rc "*) relay_rc=${line#zdref-rc } ;;
+		"TAP version"*|1..*|"") ;;
+		"#"*) echo "$line" ;;
+		*) echo "# $line" ;;
+		esac
+	done
+}
+
+# zdref_tap_run PREFIX HOOK CMD...: CMD's output, stdout and stderr,
+# relayed by zdref_tap_relay PREFIX HOOK (HOOK may be ""); CMD's exit
+# status in $relay_rc.
+zdref_tap_run() {
+	local prefix=$1 hook=$2
+	shift 2
+	# (The status is taken by ||: set -e would end the subshell first.)
+	zdref_tap_relay "$prefix" "$hook" < <(
+		rc=0
+		"$@" 2>&1 || rc=$?
+		printf '\nzdref-rc %s\n' "$rc"
+	)
+}
+
+# zdref_tap_vm NAME RC BEFORE: the verdict on a boot whose scripts/vm
+# exited RC, when $failures was BEFORE as it started: a boot that ended
+# badly fails as the test NAME, and so does any other non-zero status
+# with no failed test to show for it.
+zdref_tap_vm() {
+	case $2 in
+	0) ;;
+	124) zdref_tap fail "$1 (killed at the timeout)" ;;
+	125) zdref_tap fail "$1 (the guest died: panic or oops)" ;;
+	126) zdref_tap fail "$1 (the kernel warned: WARNING/BUG/KASAN... in the console)" ;;
+	*) [ "$failures" != "$3" ] || zdref_tap fail "$1 (exited $2)" ;;
+	esac
+}
+
+# zdref_copy_tree DIR [RSYNC-OPTION...]: what a build of zdref reads
+# (the module's sources, its KUnit suites, the probes and scripts/probe)
+# copied to DIR, which then builds as the top of the tree does: kbuild
+# writes its objects beside the sources.
+zdref_copy_tree() {
+	local dir=$1
+	shift
+	mkdir -p "$dir/scripts"
+	rsync -a --delete --exclude '*.log' "$@" \
+		"$ZDREF_TOP"/{Kbuild,Makefile,VERSION,src,include,probes,kunit} "$dir"/
+	cp "$ZDREF_TOP/scripts/probe" "$dir/scripts/"
 }
 
 # The qemu that boots guests, and the KVM device it would use
