@@ -37,8 +37,6 @@
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
 
-#define PG	4096UL
-#define HP	(2UL << 20)
 #define RUNS	3
 
 enum kind { ZDREF, ANON, DEVDAX, NKINDS };

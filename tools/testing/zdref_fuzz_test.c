@@ -31,7 +31,6 @@
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
 
-#define PAGE		4096UL
 #define MAPS		8
 #define NOBODY		65534
 #define STEP_LIMIT_S	30
@@ -78,9 +77,9 @@ static uint64_t rnd(struct fuzz *f, uint64_t n)
 static uint64_t edge(struct fuzz *f)
 {
 	static const uint64_t edges[] = {
-		0, 1, 2, 511, 512, 513, PAGE - 1, PAGE, PAGE + 1, 2 << 20,
-		(2 << 20) + PAGE, 1ULL << 30, 1ULL << 31, 1ULL << 32,
-		(1ULL << 52) - 1, 1ULL << 63, ~0ULL, ~0ULL - PAGE + 1,
+		0, 1, 2, 511, 512, 513, PG - 1, PG, PG + 1, 2 << 20,
+		(2 << 20) + PG, 1ULL << 30, 1ULL << 31, 1ULL << 32,
+		(1ULL << 52) - 1, 1ULL << 63, ~0ULL, ~0ULL - PG + 1,
 		0x7fffffffULL, 0x80000000ULL,
 	};
 
@@ -88,7 +87,7 @@ static uint64_t edge(struct fuzz *f)
 	case 0:
 		return edges[rnd(f, ZT_COUNT(edges))];
 	case 1:
-		return rnd(f, 64) * PAGE;
+		return rnd(f, 64) * PG;
 	case 2:
 		return rnd(f, 1 << 16);
 	default:
@@ -106,7 +105,7 @@ static uint64_t addr(struct fuzz *f)
 	case 1:
 		if (f->maps[i].addr)
 			return (uintptr_t)f->maps[i].addr +
-			       rnd(f, f->maps[i].len / PAGE + 1) * PAGE;
+			       rnd(f, f->maps[i].len / PG + 1) * PG;
 		fallthrough;
 	case 2:
 		return (uintptr_t)f->hole;
@@ -173,8 +172,8 @@ static void fill_arg(struct fuzz *f)
 		c->npages = rnd(f, 8) ? rnd(f, 1024) : rnd(f, 1 << 18);
 		break;
 	case 1:
-		r->offset = rnd(f, 4) ? rnd(f, 64) * PAGE : edge(f);
-		r->length = rnd(f, 4) ? rnd(f, 64) * PAGE : edge(f);
+		r->offset = rnd(f, 4) ? rnd(f, 64) * PG : edge(f);
+		r->length = rnd(f, 4) ? rnd(f, 64) * PG : edge(f);
 		r->timeout_ms = rnd(f, 50);
 		r->flags = rnd(f, 4) ? 0 : edge(f);
 		break;
@@ -228,11 +227,11 @@ static void step(struct fuzz *f, bool in_child)
 	case 3:
 		if (f->maps[i].addr)
 			break;
-		len = rnd(f, 4) ? (rnd(f, 32) + 1) * PAGE : edge(f);
+		len = rnd(f, 4) ? (rnd(f, 32) + 1) * PG : edge(f);
 		prot = rnd(f, 8);
 		arm(f);
 		m = mmap(NULL, len, prot, rnd(f, 4) ? MAP_SHARED : MAP_PRIVATE,
-			 f->fd, rnd(f, 4) ? rnd(f, 64) * PAGE : edge(f));
+			 f->fd, rnd(f, 4) ? rnd(f, 64) * PG : edge(f));
 		disarm(f);
 		if (m != MAP_FAILED) {
 			f->maps[i].addr = m;
@@ -242,7 +241,7 @@ static void step(struct fuzz *f, bool in_child)
 	case 4:	/* touch, which may SIGBUS or SIGSEGV: both are answers */
 		if (!f->maps[i].addr)
 			break;
-		at = rnd(f, (f->maps[i].len + PAGE - 1) / PAGE) * PAGE;
+		at = rnd(f, (f->maps[i].len + PG - 1) / PG) * PG;
 		p = f->maps[i].addr + at;
 		if (!sigsetjmp(touch_jmp, 1)) {
 			__atomic_store_n(&touching, 1, __ATOMIC_SEQ_CST);
@@ -263,14 +262,14 @@ static void step(struct fuzz *f, bool in_child)
 			f->maps[i].addr = NULL;
 			break;
 		case 1:
-			mprotect(f->maps[i].addr, PAGE, rnd(f, 8));
+			mprotect(f->maps[i].addr, PG, rnd(f, 8));
 			break;
 		case 2:
 			/* Inside the mapping: not on the fuzzer's own buffers. */
-			madvise(f->maps[i].addr, PAGE, rnd(f, 26));
+			madvise(f->maps[i].addr, PG, rnd(f, 26));
 			break;
 		default:
-			len = (rnd(f, 32) + 1) * PAGE;
+			len = (rnd(f, 32) + 1) * PG;
 			m = mremap(f->maps[i].addr, f->maps[i].len, len,
 				   MREMAP_MAYMOVE);
 			if (m != MAP_FAILED) {
@@ -283,10 +282,10 @@ static void step(struct fuzz *f, bool in_child)
 	case 6:
 		switch (rnd(f, 3)) {
 		case 0:
-			read(f->fd, pointer(f), rnd(f, 2) ? PAGE : edge(f));
+			read(f->fd, pointer(f), rnd(f, 2) ? PG : edge(f));
 			break;
 		case 1:
-			write(f->fd, pointer(f), rnd(f, 2) ? PAGE : edge(f));
+			write(f->fd, pointer(f), rnd(f, 2) ? PG : edge(f));
 			break;
 		default:
 			lseek(f->fd, edge(f), rnd(f, 5));
@@ -369,15 +368,15 @@ static void fuzz(const void *arg)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		sigaction(SIGBUS, &sa, NULL);
 		sigaction(SIGSEGV, &sa, NULL);
-		f.rdonly = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		f.rdonly = mmap(NULL, PG, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		f.buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		f.hole = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		ASSERT_TRUE(f.rdonly != MAP_FAILED && f.buf != MAP_FAILED && f.hole != MAP_FAILED);
-		for (i = 0; i < (int)PAGE; i++)
+		for (i = 0; i < (int)PG; i++)
 			f.rdonly[i] = (char)rnd64(&f);
-		mprotect(f.rdonly, PAGE, PROT_READ);
+		mprotect(f.rdonly, PG, PROT_READ);
 		munmap(f.hole, 1 << 20);
 		/* Opened first: the file is the task's, root's once it is nobody. */
 		f.fail_nth = zdref_fault_injection_setup() ? -1 :

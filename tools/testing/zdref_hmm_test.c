@@ -30,17 +30,8 @@
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
 
-#define PAGE		4096UL
 #define NPAGES		256UL	/* 1 MiB */
 #define TOTAL		(128UL << 8)	/* pages of region=128M */
-
-static uint64_t dev_attr(int id, const char *attr)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "../zdref%d/%s", id, attr);
-	return zdref_sysfs_u64(path);
-}
 
 /*
  * Load two private devices, or skip where the kernel cannot have them,
@@ -63,24 +54,8 @@ static void load_private(void)
 		SKIP("%.*s", (int)strcspn(why, "\n"), why);
 	}
 	ASSERT_EQ(ret, 0);
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
-	ASSERT_EQ(dev_attr(1, "pages_free"), TOTAL);
-}
-
-/* Everything back: the pools whole, no bad free, and the module unloads. */
-static void check_whole_and_unload(void)
-{
-	int id, i;
-
-	for (id = 0; id < 2; id++) {
-		/* Frees run from the kernel's own paths: give them a moment. */
-		for (i = 0; i < 100 && dev_attr(id, "pages_free") != TOTAL; i++)
-			usleep(10000);
-		ASSERT_EQ(dev_attr(id, "pages_free"), TOTAL);
-		ASSERT_EQ(dev_attr(id, "bad_frees"), 0);
-		ASSERT_EQ(dev_attr(id, "allocs"), dev_attr(id, "frees"));
-	}
-	ASSERT_EQ(zdref_unload(), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(1, "pages_free"), TOTAL);
 }
 
 static int hmm_cmd(int fd, unsigned long req, void *addr, void *buf,
@@ -107,13 +82,13 @@ static int hmm_cmd(int fd, unsigned long req, void *addr, void *buf,
  */
 static int *map_pattern(unsigned long npages, int seed)
 {
-	int *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+	int *p = mmap(NULL, npages * PG, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned long i;
 
 	ASSERT_TRUE(p != MAP_FAILED);
-	ASSERT_EQ(madvise(p, npages * PAGE, MADV_NOHUGEPAGE), 0);
-	for (i = 0; i < npages * PAGE / sizeof(int); i++)
+	ASSERT_EQ(madvise(p, npages * PG, MADV_NOHUGEPAGE), 0);
+	for (i = 0; i < npages * PG / sizeof(int); i++)
 		p[i] = seed + i;
 	return p;
 }
@@ -122,14 +97,14 @@ static void check_pattern(const int *p, unsigned long npages, int seed)
 {
 	unsigned long i;
 
-	for (i = 0; i < npages * PAGE / sizeof(int); i++)
+	for (i = 0; i < npages * PG / sizeof(int); i++)
 		if (p[i] != (int)(seed + i))
 			ASSERT_EQ(p[i], (int)(seed + i));
 }
 
 static void *mirror_buf(unsigned long npages)
 {
-	void *b = malloc(npages * PAGE);
+	void *b = malloc(npages * PG);
 
 	ASSERT_TRUE(b);
 	return b;
@@ -170,21 +145,21 @@ static void migrate_both_ways(const void *arg)
 	ASSERT_GE(fd, 0);
 	p = map_pattern(NPAGES, 7);
 	to_device(fd, p, NPAGES, 7);
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL - NPAGES);
-	ASSERT_EQ(dev_attr(0, "migrated_to_dev"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_dev"), NPAGES);
 	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL |
 		       ZDREF_HMM_PROT_WRITE);
 	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, NPAGES, &c), 0);
 	ASSERT_EQ_U(c.cpages, NPAGES);
 	/* Free at zero: back in the pool as the migration finished. */
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
-	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
-	ASSERT_EQ(dev_attr(0, "cpu_faults"), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
 	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_WRITE);
 	check_pattern(p, NPAGES, 7);
-	munmap(p, NPAGES * PAGE);
+	munmap(p, NPAGES * PG);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /*
@@ -201,22 +176,22 @@ static void to_sys_with_holes(const void *arg)
 	load_private();
 	fd = open(ZDREF_DEV, O_RDWR);
 	ASSERT_GE(fd, 0);
-	p = mmap(NULL, 2 * NPAGES * PAGE, PROT_READ | PROT_WRITE,
+	p = mmap(NULL, 2 * NPAGES * PG, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(p != MAP_FAILED);
-	for (i = 0; i < NPAGES * PAGE / sizeof(int); i++)
+	for (i = 0; i < NPAGES * PG / sizeof(int); i++)
 		p[i] = 61 + i;
 	to_device(fd, p, NPAGES, 61);
 	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, 2 * NPAGES, &c), 0);
 	ASSERT_EQ_U(c.cpages, NPAGES);
-	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
-	ASSERT_EQ(dev_attr(0, "cpu_faults"), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
 	check_pattern(p, NPAGES, 61);
-	for (i = NPAGES * PAGE / sizeof(int); i < 2 * NPAGES * PAGE / sizeof(int); i++)
+	for (i = NPAGES * PG / sizeof(int); i < 2 * NPAGES * PG / sizeof(int); i++)
 		ASSERT_EQ(p[i], 0);
-	munmap(p, 2 * NPAGES * PAGE);
+	munmap(p, 2 * NPAGES * PG);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /* A CPU touch brings each page back through migrate_to_ram. */
@@ -230,17 +205,17 @@ static void cpu_fault_back(const void *arg)
 	p = map_pattern(NPAGES, 11);
 	to_device(fd, p, NPAGES, 11);
 	check_pattern(p, NPAGES, 11);	/* reads: one fault per page */
-	ASSERT_EQ(dev_attr(0, "cpu_faults"), NPAGES);
-	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
 	/* Again, written this time: the write lands in system RAM. */
 	to_device(fd, p, NPAGES, 11);
 	p[0] = -1;
 	p[0] = 11;
 	check_pattern(p, NPAGES, 11);
-	munmap(p, NPAGES * PAGE);
+	munmap(p, NPAGES * PG);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /*
@@ -262,7 +237,7 @@ static void fork_after_migration(const void *arg)
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
 		check_pattern(p, NPAGES, 23);
-		memset(p, 0, NPAGES * PAGE);
+		memset(p, 0, NPAGES * PG);
 		_exit(0);
 	}
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -272,13 +247,13 @@ static void fork_after_migration(const void *arg)
 	 * (for both: migration unmaps every mapping) and its writes went
 	 * to its own copies.
 	 */
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
-	ASSERT_EQ(dev_attr(0, "cpu_faults"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), NPAGES);
 	check_pattern(p, NPAGES, 23);
-	ASSERT_EQ(dev_attr(0, "cpu_faults"), NPAGES);
-	munmap(p, NPAGES * PAGE);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), NPAGES);
+	munmap(p, NPAGES * PG);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /* munmap of pages on the device frees them, with no migration back. */
@@ -291,12 +266,12 @@ static void munmap_on_device(const void *arg)
 	ASSERT_GE(fd, 0);
 	p = map_pattern(NPAGES, 31);
 	to_device(fd, p, NPAGES, 31);
-	ASSERT_EQ(munmap(p, NPAGES * PAGE), 0);
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
-	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), 0);
-	ASSERT_EQ(dev_attr(0, "frees"), NPAGES);
+	ASSERT_EQ(munmap(p, NPAGES * PG), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "frees"), NPAGES);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /*
@@ -329,13 +304,13 @@ static void exit_on_device(const void *arg)
 
 		ASSERT_EQ(read(go[0], &c, 1), 1);
 	}
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL - NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - NPAGES);
 	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
 	ASSERT_EQ(kill(pid, SIGKILL), 0);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFSIGNALED(status));
-	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), 0);
-	check_whole_and_unload();
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), 0);
+	zdref_check_whole_and_unload();
 }
 
 /* RELEASE evicts every page of the device, whoever maps it. */
@@ -360,16 +335,16 @@ static void release_evicts(const void *arg)
 	/* Device 1's pages are remote to device 0: not visible to it. */
 	check_snapshot(fd, q, NPAGES, ZDREF_HMM_PROT_NONE);
 	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_RELEASE, p, NULL, 0, NULL), 0);
-	ASSERT_EQ(dev_attr(0, "pages_free"), TOTAL);
-	ASSERT_EQ(dev_attr(0, "migrated_to_ram"), NPAGES);
-	ASSERT_EQ(dev_attr(1, "pages_free"), TOTAL - NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(1, "pages_free"), TOTAL - NPAGES);
 	check_pattern(p, NPAGES, 53);
-	ASSERT_EQ(dev_attr(0, "cpu_faults"), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
 	check_pattern(q, NPAGES, 59);
-	ASSERT_EQ(dev_attr(1, "cpu_faults"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(1, "cpu_faults"), NPAGES);
 	close(fd);
 	close(fd1);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 struct race {
@@ -409,13 +384,13 @@ static void migrate_fault_race(const void *arg)
 	r.fd = open(ZDREF_DEV, O_RDWR);
 	ASSERT_GE(r.fd, 0);
 	r.p = map_pattern(NPAGES, 0);
-	n = NPAGES * PAGE / sizeof(int);
+	n = NPAGES * PG / sizeof(int);
 	ASSERT_EQ(pthread_create(&t, NULL, migrator, &r), 0);
 	for (round = 1; round <= 20; round++) {
 		seen = __atomic_load_n(&r.rounds, __ATOMIC_ACQUIRE);
 		while (__atomic_load_n(&r.rounds, __ATOMIC_ACQUIRE) == seen)
 			sched_yield();
-		for (i = 0; i < n; i += PAGE / sizeof(int) / 4) {
+		for (i = 0; i < n; i += PG / sizeof(int) / 4) {
 			ASSERT_EQ(r.p[i], (int)(round - 1 + i));
 			r.p[i] = round + i;
 		}
@@ -423,13 +398,13 @@ static void migrate_fault_race(const void *arg)
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	zt_diag("%lu migrations, %llu CPU faults", r.rounds,
-		(unsigned long long)dev_attr(0, "cpu_faults"));
-	ASSERT_GT(dev_attr(0, "cpu_faults"), 0);
-	for (i = 0; i < n; i += PAGE / sizeof(int) / 4)
+		(unsigned long long)zdref_sysfs_dev_u64(0, "cpu_faults"));
+	ASSERT_GT(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
+	for (i = 0; i < n; i += PG / sizeof(int) / 4)
 		ASSERT_EQ(r.p[i], (int)(20 + i));
-	munmap(r.p, NPAGES * PAGE);
+	munmap(r.p, NPAGES * PG);
 	close(r.fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /* Milliseconds since an arbitrary start, for the time bounds below. */
@@ -460,7 +435,7 @@ static void huge_migrate_killed(const void *arg)
 	ASSERT_GE(pid, 0);
 	if (!pid) {
 		fd = open(ZDREF_DEV, O_RDWR);
-		p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+		p = mmap(NULL, npages * PG, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (fd < 0 || p == MAP_FAILED)
 			_exit(2);
@@ -468,19 +443,19 @@ static void huge_migrate_killed(const void *arg)
 		_exit(3);	/* it finished: it should have been killed */
 	}
 	/* Until the device is in use: the child is inside the request. */
-	for (t0 = now_ms(); dev_attr(0, "allocs") == 0 && now_ms() - t0 < 20000;)
+	for (t0 = now_ms(); zdref_sysfs_dev_u64(0, "allocs") == 0 && now_ms() - t0 < 20000;)
 		usleep(10000);
-	ASSERT_TRUE(dev_attr(0, "allocs") > 0);
+	ASSERT_TRUE(zdref_sysfs_dev_u64(0, "allocs") > 0);
 	usleep(200000);
 	ASSERT_EQ(kill(pid, SIGKILL), 0);
 	t0 = now_ms();
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	waited = now_ms() - t0;
 	zt_diag("SIGKILL ended a 2^28-page MIGRATE_TO_DEV in %ld ms (%llu pages moved)",
-		waited, (unsigned long long)dev_attr(0, "migrated_to_dev"));
+		waited, (unsigned long long)zdref_sysfs_dev_u64(0, "migrated_to_dev"));
 	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	ASSERT_TRUE(waited < 10000);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /*
@@ -492,7 +467,7 @@ static void huge_migrate_killed(const void *arg)
  */
 static void huge_read_bad_buffer(const void *arg)
 {
-	const unsigned long npages = (4UL << 30) / PAGE;
+	const unsigned long npages = (4UL << 30) / PG;
 	long t0, took;
 	int fd;
 	void *p;
@@ -500,7 +475,7 @@ static void huge_read_bad_buffer(const void *arg)
 	load_private();
 	fd = open(ZDREF_DEV, O_RDWR);
 	ASSERT_GE(fd, 0);
-	p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+	p = mmap(NULL, npages * PG, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_TRUE(p != MAP_FAILED);
 	t0 = now_ms();
@@ -508,9 +483,9 @@ static void huge_read_bad_buffer(const void *arg)
 	took = now_ms() - t0;
 	zt_diag("READ of 4 GiB into NULL: EFAULT after %ld ms", took);
 	ASSERT_TRUE(took < 10000);
-	munmap(p, npages * PAGE);
+	munmap(p, npages * PG);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /*
@@ -520,7 +495,7 @@ static void huge_read_bad_buffer(const void *arg)
  */
 static void mmap_larger_than_device(const void *arg)
 {
-	size_t size = TOTAL * PAGE;
+	size_t size = TOTAL * PG;
 	int fd, kmsg;
 	char *p;
 
@@ -528,16 +503,16 @@ static void mmap_larger_than_device(const void *arg)
 	fd = open(ZDREF_DEV, O_RDWR);
 	ASSERT_GE(fd, 0);
 	kmsg = zdref_kmsg_open();
-	ASSERT_TRUE(mmap(NULL, size + PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+	ASSERT_TRUE(mmap(NULL, size + PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
 		    MAP_FAILED);
 	ASSERT_EQ(errno, EINVAL);
 	ASSERT_TRUE(strstr(zdref_kmsg_read(kmsg), "is larger than the device's"));
-	p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_TRUE(p != MAP_FAILED);
-	ASSERT_EQ(p[0] | p[4 * PAGE - 1], 0);
-	munmap(p, 4 * PAGE);
+	ASSERT_EQ(p[0] | p[4 * PG - 1], 0);
+	munmap(p, 4 * PG);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 /* Bad requests: a clear error, nothing moved. */
@@ -555,10 +530,10 @@ static void bad_requests(const void *arg)
 	ASSERT_ERRNO(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_DEV, NULL, NULL, 1, NULL), EINVAL);
 	ASSERT_EQ(ioctl(fd, _IO('H', 0x7f)), -1);
 	ASSERT_EQ(errno, ENOTTY);
-	ASSERT_EQ(dev_attr(0, "allocs"), 0);
-	munmap(p, 4 * PAGE);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "allocs"), 0);
+	munmap(p, 4 * PG);
 	close(fd);
-	check_whole_and_unload();
+	zdref_check_whole_and_unload();
 }
 
 static const struct zt_test tests[] = {

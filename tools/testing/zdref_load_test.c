@@ -14,7 +14,6 @@
 #include "zdref_util.h"
 
 #define LOADS	20
-#define SZ_2M	(2ULL << 20)
 
 /*
  * type=private needs CONFIG_DEVICE_PRIVATE and what zdref's migrations
@@ -185,8 +184,8 @@ static int firmware_reserved_2m(uint64_t *start)
 			fclose(f);
 		if (n != 3 || strcmp(type, "Reserved"))
 			continue;
-		s = (s + SZ_2M - 1) & ~(SZ_2M - 1);
-		if (s + SZ_2M - 1 > e || !iomem_reserved_covers(s, SZ_2M))
+		s = (s + HP - 1) & ~(HP - 1);
+		if (s + HP - 1 > e || !iomem_reserved_covers(s, HP))
 			continue;
 		*start = s;
 		return 1;
@@ -368,7 +367,7 @@ static void open_while_loading(const void *arg)
 /* The first 2 MiB-aligned 2 MiB of System RAM above 16 MiB. */
 static struct zdref_range system_ram(void)
 {
-	struct zdref_range r = { 0, SZ_2M };
+	struct zdref_range r = { 0, HP };
 	char line[256];
 	FILE *f = fopen("/proc/iomem", "r");
 
@@ -380,8 +379,8 @@ static struct zdref_range system_ram(void)
 			continue;
 		if (s < (16ULL << 20))
 			s = 16ULL << 20;
-		s = (s + SZ_2M - 1) & ~(SZ_2M - 1);
-		if (s + SZ_2M - 1 <= e) {
+		s = (s + HP - 1) & ~(HP - 1);
+		if (s + HP - 1 <= e) {
 			r.start = s;
 			break;
 		}

@@ -3,9 +3,9 @@
  * zdref's pool selftests: device pages mapped through /dev/zdref0 hold
  * real references; zdref frees each page once, when the last reference
  * (mapping, pin or file) drops; a page is never freed while mapped or
- * pinned.  Run for every type the kernel can map (fsdax, generic), each
- * test on a freshly loaded module, with the counters checked back at
- * their baseline afterwards.
+ * pinned.  One fixture, whose variants are the types the kernel can map
+ * (fsdax, generic) with each unit (4K, 2M): each test on a freshly loaded
+ * module, with the counters checked back at their baseline afterwards.
  */
 #define _GNU_SOURCE
 #include <linux/io_uring.h>
@@ -18,22 +18,27 @@
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
 
-#define PG	4096UL
-#define HP	(2UL << 20)	/* a 2 MiB unit */
-#define HPG	(HP / PG)
-
-static const char *type;	/* of the running test */
-static const char *align;	/* 4K or 2M */
+/* The fixture's state, set by load() in each test's own process. */
 static uint64_t total;		/* pages_total */
 
-static void load(void)
+/*
+ * The fixture: each test on a freshly loaded module, of the variant's
+ * type (its name, and each test's argument) and align= (its tag).
+ */
+static void load(const struct zt_variant *v)
 {
 	struct zdref_range r = zdref_reserved_range();
-	int kmsg = zdref_kmsg_open();
-	int ret = zdref_load("region=%llu@0x%llx type=%s align=%s",
-			     (unsigned long long)r.size,
-			     (unsigned long long)r.start, type, align);
-	char *log = ret ? zdref_kmsg_read(kmsg) : (close(kmsg), "");
+	const char *align = v->tag;
+	int kmsg, ret;
+	char *log;
+
+	if (zdref_loaded())
+		zdref_unload();	/* left by an earlier failure */
+	kmsg = zdref_kmsg_open();
+	ret = zdref_load("region=%llu@0x%llx type=%s align=%s",
+			 (unsigned long long)r.size,
+			 (unsigned long long)r.start, v->name, align);
+	log = ret ? zdref_kmsg_read(kmsg) : (close(kmsg), "");
 
 	/* Refused, with its reason logged, where PMDs would hold no reference. */
 	if (ret == -EOPNOTSUPP && !strcmp(align, "2M") &&
@@ -116,7 +121,7 @@ static void baseline(uint64_t allocs)
 }
 
 /* One page: the file holds 1, its mapping 1; freed at the close. */
-static void one_page(void)
+static void one_page(const void *type)
 {
 	int fd = open_dev();
 	char *p = map(fd, PG, MAP_SHARED, 0);
@@ -142,7 +147,7 @@ static void one_page(void)
 }
 
 /* Two mappings of one offset share the page and hold one reference each. */
-static void two_mappings(void)
+static void two_mappings(const void *type)
 {
 	int fd = open_dev();
 	char *a = map(fd, PG, MAP_SHARED, 0), *b = map(fd, PG, MAP_SHARED, 0);
@@ -160,7 +165,7 @@ static void two_mappings(void)
 }
 
 /* 64 MiB in 4 KiB steps. */
-static void many_pages(void)
+static void many_pages(const void *type)
 {
 	const uint64_t n = (64 << 20) / PG;
 	int fd = open_dev();
@@ -193,7 +198,7 @@ static int touch_in_child(char *p)
  * 1 GiB in 4 KiB steps, which empties a 1 GiB pool: one page more gets
  * SIGBUS, and the pages already handed out are untouched by that.
  */
-static void gib_4k_and_exhaustion(void)
+static void gib_4k_and_exhaustion(const void *type)
 {
 	const uint64_t n = (1ULL << 30) / PG;
 	int fd = open_dev(), fd2 = open_dev();
@@ -221,7 +226,7 @@ static void gib_4k_and_exhaustion(void)
 }
 
 /* Files do not share pages: the same offset of two files, two pages. */
-static void two_files(void)
+static void two_files(const void *type)
 {
 	int fa = open_dev(), fb = open_dev();
 	char *a = map(fa, PG, MAP_SHARED, 0), *b = map(fb, PG, MAP_SHARED, 0);
@@ -238,7 +243,7 @@ static void two_files(void)
 }
 
 /* A child shares the mapping, touches new pages and exits. */
-static void fork_child_touches(void)
+static void fork_child_touches(const void *type)
 {
 	const uint64_t n = 16;
 	int fd = open_dev(), status;
@@ -264,7 +269,7 @@ static void fork_child_touches(void)
 }
 
 /* MADV_DONTNEED drops the mapping's reference, never the file's. */
-static void madv_dontneed(void)
+static void madv_dontneed(const void *type)
 {
 	int fd = open_dev();
 	char *p = map(fd, 4 * PG, MAP_SHARED, 0);
@@ -280,7 +285,7 @@ static void madv_dontneed(void)
 }
 
 /* mremap moves the page table entries and their references. */
-static void mremap_moves(void)
+static void mremap_moves(const void *type)
 {
 	int fd = open_dev();
 	char *p = map(fd, 4 * PG, MAP_SHARED, 0), *q;
@@ -298,7 +303,7 @@ static void mremap_moves(void)
 }
 
 /* Unmapping part of a mapping drops those pages' mapping references. */
-static void partial_munmap(void)
+static void partial_munmap(const void *type)
 {
 	int fd = open_dev();
 	char *p = map(fd, 8 * PG, MAP_SHARED, 0), *all;
@@ -317,7 +322,7 @@ static void partial_munmap(void)
 }
 
 /* A process that exits with its mapping and file still open frees all. */
-static void exit_without_munmap(void)
+static void exit_without_munmap(const void *type)
 {
 	int status;
 	pid_t pid = fork();
@@ -338,7 +343,7 @@ static void exit_without_munmap(void)
 }
 
 /* SIGKILL in the middle of faulting pages in. */
-static void kill9_during_faults(void)
+static void kill9_during_faults(const void *type)
 {
 	const uint64_t n = (32 << 20) / PG;
 	int status;
@@ -363,7 +368,7 @@ static void kill9_during_faults(void)
 }
 
 /* process_vm_readv() reads another process's device pages through GUP. */
-static void process_vm_readv_reads(void)
+static void process_vm_readv_reads(const void *type)
 {
 	int fd = open_dev(), pfd[2], status;
 	char *p = map(fd, 4 * PG, MAP_SHARED, 0), *buf = malloc(4 * PG);
@@ -393,7 +398,7 @@ static void process_vm_readv_reads(void)
  * outlive its mapping and its file, keep its data, and be freed only when
  * the pipe lets go.  rmmod is refused meanwhile.
  */
-static void vmsplice_outlives_file(void)
+static void vmsplice_outlives_file(const void *type)
 {
 	int fd = open_dev(), pfd[2];
 	char *p = map(fd, PG, MAP_SHARED, 0), *buf = malloc(PG);
@@ -418,7 +423,7 @@ static void vmsplice_outlives_file(void)
 }
 
 /* The release ioctl unmaps, frees and hands out a fresh page after. */
-static void release_range(void)
+static void release_range(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = 4 * PG,
 				     .timeout_ms = 1000 };
@@ -438,7 +443,7 @@ static void release_range(void)
 }
 
 /* Releasing a pinned page waits, times out cleanly, never frees it. */
-static void release_while_pinned(void)
+static void release_while_pinned(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = PG,
 				     .timeout_ms = 100 };
@@ -467,7 +472,7 @@ static void release_while_pinned(void)
  * A file maps at most the device's size: mmap past it is refused with a
  * reason, and a mapping mremap grows past it faults SIGBUS there.
  */
-static void mmap_past_device(void)
+static void mmap_past_device(const void *type)
 {
 	int fd = open_dev(), kmsg = zdref_kmsg_open();
 	char *p, *log;
@@ -500,7 +505,7 @@ static void mmap_past_device(void)
  * flood the log: 40 timed-out releases (each of a page that a pipe pins)
  * in well under 5 s log at most the ratelimit's burst of 10 lines.
  */
-static void release_log_ratelimited(void)
+static void release_log_ratelimited(const void *type)
 {
 	const int n = 40;
 	int fd = open_dev(), pfd[2], kmsg, lines = 0, i;
@@ -539,7 +544,7 @@ static void release_log_ratelimited(void)
  * a file it opens itself, of its own mapping and of one it inherited, and
  * the pfn through the file root opened; the rest of the answer is the same.
  */
-static void pfn_needs_cap_sys_admin(void)
+static void pfn_needs_cap_sys_admin(const void *type)
 {
 	int fd = open_dev(), status;
 	char *p = map(fd, PG, MAP_SHARED, 0);
@@ -594,7 +599,7 @@ static void pfn_needs_cap_sys_admin(void)
  * Releasing a range unmaps device pages everywhere, but a private copy a
  * MAP_PRIVATE mapping made on write is system RAM: it keeps its data.
  */
-static void release_keeps_private_copies(void)
+static void release_keeps_private_copies(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = PG,
 				     .timeout_ms = 1000 };
@@ -614,7 +619,7 @@ static void release_keeps_private_copies(void)
 }
 
 /* O_DIRECT between device pages and a RAM block device (brd). */
-static void o_direct_brd(void)
+static void o_direct_brd(const void *type)
 {
 	const uint64_t n = 64;
 	int fd = open_dev(), bd;
@@ -638,7 +643,7 @@ static void o_direct_brd(void)
 }
 
 /* MAP_PRIVATE: read the device page, copy to system RAM on write. */
-static void map_private_cow(void)
+static void map_private_cow(const void *type)
 {
 	int fd = open_dev();
 	char *shared = map(fd, PG, MAP_SHARED, 0);
@@ -673,7 +678,7 @@ static char *map_units(int fd, uint64_t units, off_t off)
 }
 
 /* One unit: one allocation, 512 pages; the file holds 1, the PMD 1. */
-static void huge_one_unit(void)
+static void huge_one_unit(const void *type)
 {
 	int fd = open_dev();
 	char *p = map_units(fd, 1, 0);
@@ -701,7 +706,7 @@ static void huge_one_unit(void)
 }
 
 /* 1 GiB in 2 MiB steps, then one unit more: SIGBUS, nothing else hurt. */
-static void huge_gib_2m_and_exhaustion(void)
+static void huge_gib_2m_and_exhaustion(const void *type)
 {
 	const uint64_t units = (1ULL << 30) / HP;
 	int fd = open_dev(), fd2 = open_dev();
@@ -732,7 +737,7 @@ static void huge_gib_2m_and_exhaustion(void)
 }
 
 /* fork copies no PMD of a file: the child maps the unit on its own touch. */
-static void huge_fork(void)
+static void huge_fork(const void *type)
 {
 	int fd = open_dev(), status;
 	char *p = map_units(fd, 2, 0);
@@ -755,7 +760,7 @@ static void huge_fork(void)
 }
 
 /* MADV_DONTNEED of one page zaps the whole PMD; the unit faults back. */
-static void huge_madv_dontneed(void)
+static void huge_madv_dontneed(const void *type)
 {
 	int fd = open_dev();
 	char *p = map_units(fd, 1, 0);
@@ -776,7 +781,7 @@ static void huge_madv_dontneed(void)
  * A mapping splits only between units: munmap or mprotect of a page
  * inside one is refused; of a whole unit, done.
  */
-static void huge_split_between_units(void)
+static void huge_split_between_units(const void *type)
 {
 	int fd = open_dev();
 	char *p = map_units(fd, 2, 0);
@@ -799,7 +804,7 @@ static void huge_split_between_units(void)
  * Mappings must be shared, and 2 MiB aligned in address, length and
  * offset: anything else is refused with EINVAL, before any fault.
  */
-static void huge_mmap_rules(void)
+static void huge_mmap_rules(const void *type)
 {
 	int fd = open_dev();
 	char *p;
@@ -821,7 +826,7 @@ static void huge_mmap_rules(void)
 }
 
 /* mremap to a 2 MiB aligned place moves the PMD with its reference. */
-static void huge_mremap(void)
+static void huge_mremap(const void *type)
 {
 	int fd = open_dev();
 	char *p = map_units(fd, 1, 0), *hole, *q;
@@ -840,7 +845,7 @@ static void huge_mremap(void)
 }
 
 /* A pin on one page holds the whole unit after its file let go. */
-static void huge_vmsplice_outlives_file(void)
+static void huge_vmsplice_outlives_file(const void *type)
 {
 	int fd = open_dev(), pfd[2];
 	char *p = map_units(fd, 1, 0), *buf = malloc(PG);
@@ -864,7 +869,7 @@ static void huge_vmsplice_outlives_file(void)
 }
 
 /* Release works in whole units: a part is refused, a unit is freed. */
-static void huge_release(void)
+static void huge_release(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = PG,
 				     .timeout_ms = 1000 };
@@ -888,7 +893,7 @@ static void huge_release(void)
 }
 
 /* Releasing a unit with a pinned page times out; the unit stays whole. */
-static void huge_release_while_pinned(void)
+static void huge_release_while_pinned(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = HP,
 				     .timeout_ms = 100 };
@@ -913,7 +918,7 @@ static void huge_release_while_pinned(void)
 }
 
 /* O_DIRECT from one unit to brd and back into another. */
-static void huge_o_direct_brd(void)
+static void huge_o_direct_brd(const void *type)
 {
 	int fd = open_dev(), bd;
 	char *src = map_units(fd, 1, 0);
@@ -961,7 +966,7 @@ static const char *maps_path(const void *addr)
 	return "";
 }
 
-static void longterm_pin_io_uring(void)
+static void longterm_pin_io_uring(const void *type)
 {
 	struct io_uring_params params = { 0 };
 	int fd = open_dev(), ring, ret;
@@ -991,8 +996,8 @@ static void longterm_pin_io_uring(void)
 		 * up front on every kernel); 6.1's io_uring takes no file
 		 * mapping but hugetlbfs.
 		 */
-		zt_diag("%s: long-term pin refused in %ld ms: %s", type, ms,
-			ret ? strerror(errno) : "pinned");
+		zt_diag("%s: long-term pin refused in %ld ms: %s",
+			(const char *)type, ms, ret ? strerror(errno) : "pinned");
 		ASSERT_EQ(ret, -1);
 		ASSERT_EQ(errno, EOPNOTSUPP);
 		ASSERT_TRUE(ms < 1000);
@@ -1018,14 +1023,20 @@ static void longterm_pin_io_uring(void)
 	baseline(4);
 }
 
-/* Each case runs on a module loaded with its align=. */
-static const struct {
-	const char *name;
-	void (*fn)(void);
-	const char *align;
-} cases[] = {
-#define C(fn) { #fn, fn, "4K" }
-#define H(fn) { #fn, fn, "2M" }
+/* The types the CPU maps, each with both units: the fixture's variants. */
+static const struct zt_variant variants[] = {
+	{ "fsdax", "4K", "fsdax" },
+	{ "fsdax", "2M", "fsdax" },
+	{ "generic", "4K", "generic" },
+	{ "generic", "2M", "generic" },
+};
+
+static const struct zt_fixture pool = { load, variants, ZT_COUNT(variants) };
+
+/* Each test runs under the variants of its unit. */
+static const struct zt_test tests[] = {
+#define C(fn) ZT_TAGGED(fn, "4K")
+#define H(fn) ZT_TAGGED(fn, "2M")
 	C(one_page), C(two_mappings), C(many_pages), C(gib_4k_and_exhaustion),
 	C(two_files),
 	C(fork_child_touches), C(madv_dontneed), C(mremap_moves),
@@ -1043,30 +1054,7 @@ static const struct {
 #undef C
 };
 
-static const char *const types[] = { "fsdax", "generic" };
-
-static void run_case(const void *arg)
-{
-	size_t i = (uintptr_t)arg;
-
-	type = types[i / ZT_COUNT(cases)];
-	align = cases[i % ZT_COUNT(cases)].align;
-	if (zdref_loaded())
-		zdref_unload();	/* left by an earlier failure */
-	load();
-	cases[i % ZT_COUNT(cases)].fn();
-}
-
 int main(void)
 {
-	static char names[ZT_COUNT(types) * ZT_COUNT(cases)][64];
-	struct zt_test all[ZT_COUNT(types) * ZT_COUNT(cases)];
-	size_t i;
-
-	for (i = 0; i < ZT_COUNT(all); i++) {
-		snprintf(names[i], sizeof(names[i]), "%s_%s",
-			 types[i / ZT_COUNT(cases)], cases[i % ZT_COUNT(cases)].name);
-		all[i] = (struct zt_test)ZT_NAMED(names[i], run_case, (void *)i);
-	}
-	return zt_run(all, ZT_COUNT(all));
+	return zt_run_fixture(&pool, tests, ZT_COUNT(tests));
 }

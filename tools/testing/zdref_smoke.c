@@ -13,8 +13,6 @@
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
 
-#define PG	4096UL
-
 static const char *want_version, *want_type;
 
 /* The loaded module is the version of this tree, with the asked type. */

@@ -32,8 +32,6 @@
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
 
-#define PAGE		4096UL
-#define HUGE		(2UL << 20)
 #define NUNITS		16	/* each worker's mapping, of 4 KiB units */
 #define NUNITS_HUGE	2	/* of 2 MiB units */
 
@@ -73,7 +71,7 @@ struct shared {
 struct worker {
 	int id;
 	bool private;
-	unsigned long unit;	/* PAGE, or HUGE with align=2M */
+	unsigned long unit;	/* PG, or HP with align=2M */
 	int nunits;
 	int fd;			/* the device file (a mirror for private) */
 	char *map;		/* nunits units */
@@ -204,11 +202,11 @@ static void verify_all(struct worker *w, const char *what)
 /* A mirror command over the whole mapping; @buf: its size, the device's copy. */
 static int hmm(struct worker *w, unsigned long req, void *buf)
 {
-	static char bounce[NUNITS * PAGE];
+	static char bounce[NUNITS * PG];
 	struct zdref_hmm_cmd c = {
 		.addr = (uintptr_t)w->map,
 		.ptr = (uintptr_t)(buf ? buf : bounce),
-		.npages = bytes(w) / PAGE,
+		.npages = bytes(w) / PG,
 	};
 
 	return ioctl(w->fd, req, &c) ? -errno : 0;
@@ -234,7 +232,7 @@ static noreturn void doomed_child(struct worker *w)
 	for (i = 0;; i = (i + 1) % w->nunits) {
 		fill(w->map + i * w->unit, new_tag(w, i), w->unit);
 		iov.iov_base = w->map + i * w->unit;
-		iov.iov_len = PAGE;
+		iov.iov_len = PG;
 		/* Pins the unit until the pipe goes, with the process. */
 		if (i < 8)
 			vmsplice(p[1], &iov, 1, SPLICE_F_NONBLOCK);
@@ -248,7 +246,7 @@ static noreturn void doomed_child(struct worker *w)
 static bool page_holds(struct worker *w, const void *buf, int i, size_t at,
 		       const char *what)
 {
-	return holds_part(buf, w->expect[i], at, PAGE, what, i);
+	return holds_part(buf, w->expect[i], at, PG, what, i);
 }
 
 static void do_op(struct worker *w, enum op op)
@@ -257,8 +255,8 @@ static void do_op(struct worker *w, enum op op)
 	struct zdref_release rel = { .length = w->unit, .timeout_ms = 5000 };
 	struct iovec local, remote;
 	int i = mapped_unit(w), p[2], status, ret;
-	size_t at = rnd(w, w->unit / PAGE) * PAGE;	/* a page of unit i */
-	off_t slot = (w->id * NUNITS + i) * PAGE;	/* unit i's in brd */
+	size_t at = rnd(w, w->unit / PG) * PG;	/* a page of unit i */
+	off_t slot = (w->id * NUNITS + i) * PG;	/* unit i's in brd */
 	unsigned long ended;
 	uint64_t tag;
 	pid_t pid;
@@ -350,9 +348,9 @@ static void do_op(struct worker *w, enum op op)
 			return;
 		ASSERT_EQ(pipe(p), 0);
 		local.iov_base = u + at;
-		local.iov_len = PAGE;
-		ASSERT_EQ(vmsplice(p[1], &local, 1, 0), (ssize_t)PAGE);
-		ASSERT_EQ(read(p[0], buf, PAGE), (ssize_t)PAGE);
+		local.iov_len = PG;
+		ASSERT_EQ(vmsplice(p[1], &local, 1, 0), (ssize_t)PG);
+		ASSERT_EQ(read(p[0], buf, PG), (ssize_t)PG);
 		ASSERT_TRUE(page_holds(w, buf, i, at, "through a pipe"));
 		close(p[0]);
 		close(p[1]);
@@ -361,22 +359,22 @@ static void do_op(struct worker *w, enum op op)
 		if (i < 0 || w->ramdisk < 0)
 			return;
 		/* In brd (4 MiB at least): a page-sized slot per unit per worker. */
-		ASSERT_EQ(pwrite(w->ramdisk, u + at, PAGE, slot), (ssize_t)PAGE);
-		ASSERT_EQ(pread(w->ramdisk, buf, PAGE, slot), (ssize_t)PAGE);
+		ASSERT_EQ(pwrite(w->ramdisk, u + at, PG, slot), (ssize_t)PG);
+		ASSERT_EQ(pread(w->ramdisk, buf, PG, slot), (ssize_t)PG);
 		ASSERT_TRUE(page_holds(w, buf, i, at, "through O_DIRECT"));
 		/* And back: O_DIRECT reads into the device page. */
-		ASSERT_EQ(pread(w->ramdisk, u + at, PAGE, slot), (ssize_t)PAGE);
+		ASSERT_EQ(pread(w->ramdisk, u + at, PG, slot), (ssize_t)PG);
 		ASSERT_TRUE(page_holds(w, u + at, i, at, "O_DIRECT read"));
 		break;
 	case OP_VM_READV:
 		if (i < 0)
 			return;
 		local.iov_base = buf;
-		local.iov_len = PAGE;
+		local.iov_len = PG;
 		remote.iov_base = u + at;
-		remote.iov_len = PAGE;
+		remote.iov_len = PG;
 		ASSERT_EQ(process_vm_readv(getpid(), &local, 1, &remote, 1, 0),
-			  (ssize_t)PAGE);
+			  (ssize_t)PG);
 		ASSERT_TRUE(page_holds(w, buf, i, at, "process_vm_readv"));
 		break;
 	case OP_RELEASE:
@@ -430,11 +428,11 @@ static void do_op(struct worker *w, enum op op)
 		verify_all(w, "migrated back");
 		break;
 	case OP_DEV_READ: {
-		static char big[NUNITS * PAGE];
+		static char big[NUNITS * PG];
 
 		ASSERT_EQ(hmm(w, ZDREF_HMM_READ, big), 0);
 		for (i = 0; i < w->nunits; i++)
-			ASSERT_TRUE(holds(w, big + i * PAGE, w->expect[i],
+			ASSERT_TRUE(holds(w, big + i * PG, w->expect[i],
 					  "read by the device", i));
 		break;
 	}
@@ -466,7 +464,7 @@ static noreturn void worker_run(struct worker *w, double seconds)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	w->ramdisk = w->private ? -1 : open(ZDREF_RAMDISK, O_RDWR | O_DIRECT | O_CLOEXEC);
 	w->spare = hole(bytes(w), w->unit);
-	w->scratch = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+	w->scratch = mmap(NULL, PG, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(w->scratch != MAP_FAILED);
 	open_map(w);
@@ -576,7 +574,7 @@ static void stress(const void *arg)
 		if (pid == 0) {
 			struct worker w = {
 				.id = i, .private = private,
-				.unit = c->huge ? HUGE : PAGE,
+				.unit = c->huge ? HP : PG,
 				.nunits = c->huge ? NUNITS_HUGE : NUNITS,
 				.seed = seed + i, .sh = sh,
 			};

@@ -16,10 +16,17 @@
 
 #include "zt.h"
 
+/* The guest's page, align=2M's unit, and its pages: one spelling for all. */
+#define PG		4096UL
+#define HP		(2UL << 20)
+#define HPG		(HP / PG)
+
 #define ZDREF_KO	"/zdref/zdref.ko"
 #define ZDREF_CONFIG	"/zdref/kernel.config"
-#define ZDREF_SYSFS	"/sys/class/zdref/zdref0"
-#define ZDREF_DEV	"/dev/zdref0"
+/* zdrefN's node and sysfs directory; zdref0's, which most tests use. */
+#define ZDREF_DEV_N(n)	"/dev/zdref" #n
+#define ZDREF_SYSFS_N	"/sys/class/zdref/zdref%d"
+#define ZDREF_DEV	ZDREF_DEV_N(0)
 
 /* The first memmap=SIZE$START reserved range of the guest. */
 struct zdref_range {
@@ -300,14 +307,16 @@ static inline char *zdref_kmsg_read(int fd)
 	return log;
 }
 
-/* Read one sysfs value of zdref0 into @buf, newline dropped. */
-static inline int zdref_sysfs(const char *attr, char *buf, size_t len)
+/* Read one sysfs value of zdref@dev into @buf, newline dropped. */
+static inline int zdref_sysfs_dev(int dev, const char *attr, char *buf,
+				  size_t len)
 {
 	char path[256];
 	ssize_t n;
-	int fd;
+	int fd, at;
 
-	snprintf(path, sizeof(path), ZDREF_SYSFS "/%s", attr);
+	at = snprintf(path, sizeof(path), ZDREF_SYSFS_N, dev);
+	snprintf(path + at, sizeof(path) - at, "/%s", attr);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;
@@ -320,15 +329,39 @@ static inline int zdref_sysfs(const char *attr, char *buf, size_t len)
 	return 0;
 }
 
-static inline uint64_t zdref_sysfs_u64(const char *attr)
+static inline uint64_t zdref_sysfs_dev_u64(int dev, const char *attr)
 {
 	char buf[64];
 
-	if (zdref_sysfs(attr, buf, sizeof(buf))) {
-		zt_diag("cannot read %s/%s", ZDREF_SYSFS, attr);
+	if (zdref_sysfs_dev(dev, attr, buf, sizeof(buf))) {
+		zt_diag("cannot read " ZDREF_SYSFS_N "/%s", dev, attr);
 		exit(1);
 	}
 	return strtoull(buf, NULL, 0);
+}
+
+/* The same of zdref0. */
+static inline int zdref_sysfs(const char *attr, char *buf, size_t len)
+{
+	return zdref_sysfs_dev(0, attr, buf, len);
+}
+
+static inline uint64_t zdref_sysfs_u64(const char *attr)
+{
+	return zdref_sysfs_dev_u64(0, attr);
+}
+
+/* How many devices the loaded zdref has: zdref0 to zdrefN-1. */
+static inline int zdref_devices(void)
+{
+	char path[64];
+	int n = 0;
+
+	for (;; n++) {
+		snprintf(path, sizeof(path), ZDREF_SYSFS_N, n);
+		if (access(path, F_OK))
+			return n;
+	}
 }
 
 /*
@@ -377,25 +410,30 @@ static inline void zdref_check_gone(int devices)
 }
 
 /*
- * The end of a test that handed out zdref0's pages: every unit back in
- * the pool, each freed once, none badly, and the module unloads.  Frees
- * run from the kernel's own paths: they get 5 s.
+ * The end of a test that handed out device pages: on every device, every
+ * unit back in the pool, each freed once, none badly; then the module
+ * unloads.  Frees run from the kernel's own paths: they get 5 s.
  */
 static inline void zdref_check_whole_and_unload(void)
 {
-	int i;
+	int dev, devices = zdref_devices(), i;
 
-	for (i = 0; i < 500 && zdref_sysfs_u64("pages_free") != zdref_sysfs_u64("pages_total"); i++)
-		usleep(10000);
-	zt_diag("allocs %llu, frees %llu, pages_free %llu of %llu, bad_frees %llu",
-		(unsigned long long)zdref_sysfs_u64("allocs"),
-		(unsigned long long)zdref_sysfs_u64("frees"),
-		(unsigned long long)zdref_sysfs_u64("pages_free"),
-		(unsigned long long)zdref_sysfs_u64("pages_total"),
-		(unsigned long long)zdref_sysfs_u64("bad_frees"));
-	ASSERT_EQ(zdref_sysfs_u64("pages_free"), zdref_sysfs_u64("pages_total"));
-	ASSERT_EQ(zdref_sysfs_u64("allocs"), zdref_sysfs_u64("frees"));
-	ASSERT_EQ(zdref_sysfs_u64("bad_frees"), 0);
+	for (dev = 0; dev < devices; dev++) {
+		for (i = 0; i < 500 && zdref_sysfs_dev_u64(dev, "pages_free") !=
+				       zdref_sysfs_dev_u64(dev, "pages_total"); i++)
+			usleep(10000);
+		zt_diag("zdref%d: allocs %llu, frees %llu, pages_free %llu of %llu, bad_frees %llu",
+			dev, (unsigned long long)zdref_sysfs_dev_u64(dev, "allocs"),
+			(unsigned long long)zdref_sysfs_dev_u64(dev, "frees"),
+			(unsigned long long)zdref_sysfs_dev_u64(dev, "pages_free"),
+			(unsigned long long)zdref_sysfs_dev_u64(dev, "pages_total"),
+			(unsigned long long)zdref_sysfs_dev_u64(dev, "bad_frees"));
+		ASSERT_EQ(zdref_sysfs_dev_u64(dev, "pages_free"),
+			  zdref_sysfs_dev_u64(dev, "pages_total"));
+		ASSERT_EQ(zdref_sysfs_dev_u64(dev, "allocs"),
+			  zdref_sysfs_dev_u64(dev, "frees"));
+		ASSERT_EQ(zdref_sysfs_dev_u64(dev, "bad_frees"), 0);
+	}
 	ASSERT_EQ(zdref_unload(), 0);
 }
 
