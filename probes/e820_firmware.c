@@ -4,6 +4,12 @@
  * (e820_table_firmware, before memmap= changed it), readable by a module.
  * Exported GPL on Debian's 6.1 and 6.12; 7.x exports it to KVM's modules
  * only (EXPORT_SYMBOL_FOR_KVM), which scripts/probe counts as absent.
+ *
+ * Upstream: 6276c67f2bc4 ("x86: Restrict KVM-induced symbol exports to KVM
+ *	modules where obvious/possible"), the v6.19 cycle, turned the export
+ *	KVM-only; the export itself is older.
+ * Optional: without it region= is not checked against the firmware's map,
+ *	and the load warns (region.c).
  */
 #include <linux/types.h>
 #include <asm/e820/api.h>

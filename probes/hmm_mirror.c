@@ -4,6 +4,14 @@
  * takes the pagemap and an order, migrate_vma_*() and migrate_device_*(),
  * hmm_range_fault() and make_device_exclusive() returning the page.  All
  * of it must be exported: Debian's 6.1 and 6.12 have no DEVICE_PRIVATE.
+ *
+ * Upstream: e778406b40db ("mm/migrate_device.c: add migrate_device_range()"),
+ *	v6.1; 599b684a7854 ("mm/rmap: convert make_device_exclusive_range()
+ *	to make_device_exclusive()"), v6.15; 12b2285bf3d1 ("mm/zone_device:
+ *	reinitialize large zone device private folios"), the v6.19 cycle,
+ *	for zone_device_page_init() with the pagemap.
+ * Optional: without it type=private is refused at load, and src/private.h
+ *	stubs out the device-private unit.
  */
 #include <linux/hmm.h>
 #include <linux/memremap.h>

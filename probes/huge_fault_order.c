@@ -4,6 +4,10 @@
  * page_entry_size.  A function of either kind converts silently (an enum
  * is compatible with its integer type), so the probe asks instead whether
  * the enum is gone: redefining it fails where the headers still have it.
+ *
+ * Upstream: 1d024e7a8dab ("mm: remove enum page_entry_size"), v6.6.
+ * Optional: with vmf_insert_folio_pmd, what align=2M needs: without it
+ *	zdref has no ->huge_fault.
  */
 #include <linux/mm.h>
 

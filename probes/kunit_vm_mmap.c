@@ -4,6 +4,11 @@
  * address space of its own.  zdref_kunit.ko's fault suite drives zdref's
  * fault path with them; without them it skips.  Only kernels with
  * CONFIG_KUNIT export them.
+ *
+ * Upstream: 51104c19d857 ("kunit: test: Add vm_mmap() allocation resource
+ *	manager"), v6.11, with kunit_attach_mm() static; the later export of
+ *	kunit_attach_mm() was not found here (6.12 lacks it).
+ * Optional: without it the KUnit fault suite skips (zdref_kunit.h).
  */
 #include <kunit/test.h>
 #include <linux/mman.h>

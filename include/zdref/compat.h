@@ -16,14 +16,17 @@
 #include "zdref_config.h"
 
 /* page->pgmap moved into the folio with the page_pgmap() accessor. */
+#if ZDREF_HAVE_PAGE_PGMAP
 static inline struct dev_pagemap *zdref_page_pgmap(struct page *page)
 {
-#if ZDREF_HAVE_PAGE_PGMAP
 	return page_pgmap(page);
-#else
-	return page->pgmap;
-#endif
 }
+#else
+static inline struct dev_pagemap *zdref_page_pgmap(struct page *page)
+{
+	return page->pgmap;
+}
+#endif
 
 /* vm_flags_set(): vma->vm_flags is written through helpers (6.3). */
 #if !ZDREF_HAVE_VM_FLAGS_SET
@@ -34,14 +37,17 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 #endif
 
 /* How many page tables map a page: page_mapcount() went away. */
+#if ZDREF_HAVE_FOLIO_MAPCOUNT
 static inline int zdref_page_mapcount(struct page *page)
 {
-#if ZDREF_HAVE_FOLIO_MAPCOUNT
 	return folio_mapcount(page_folio(page));
-#else
-	return page_mapcount(page);
-#endif
 }
+#else
+static inline int zdref_page_mapcount(struct page *page)
+{
+	return page_mapcount(page);
+}
+#endif
 
 /*
  * Did the firmware itself reserve part of [@start, @start + @size)?  A
