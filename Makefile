@@ -34,9 +34,12 @@ DKMS_FLAGS ?=
 DKMS = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
 	dkms --sourcetree $(DKMS_SOURCE_TREE) $(DKMS_FLAGS)
 DKMS_SRC = $(DKMS_SOURCE_TREE)/zdref-$(VERSION)
-# What dkms builds from: dkms.conf and what the module build reads (the
-# KUnit suites too: Kbuild builds them on a kernel with CONFIG_KUNIT).
-DKMS_FILES = dkms.conf Kbuild Makefile VERSION src include kunit probes scripts/probe
+# What a build of the module reads (the KUnit suites too: Kbuild builds
+# them on a kernel with CONFIG_KUNIT), the one list: scripts/lib.sh's
+# copies of the tree read it with make build-files.  What dkms builds
+# from: dkms.conf and that.
+BUILD_FILES = Kbuild Makefile VERSION src include kunit probes scripts/probe
+DKMS_FILES = dkms.conf $(BUILD_FILES)
 
 all: modules
 
@@ -76,6 +79,9 @@ try:
 bench:
 	scripts/bench
 
+build-files:
+	@echo $(BUILD_FILES)
+
 dkms-source:
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)
@@ -91,5 +97,5 @@ dkms-remove:
 	! $(DKMS) status zdref/$(VERSION) | grep -q . || $(DKMS) remove zdref/$(VERSION) --all
 	rm -rf $(DKMS_SRC)
 
-.PHONY: all modules strict sparse sparse-strict clean matrix kernels check try bench FORCE dkms-source \
+.PHONY: all modules strict sparse sparse-strict clean matrix kernels check try bench FORCE build-files dkms-source \
 	dkms-install dkms-remove

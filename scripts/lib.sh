@@ -242,17 +242,19 @@ zdref_tap_vm() {
 	esac
 }
 
-# zdref_copy_tree DIR [RSYNC-OPTION...]: what a build of zdref reads
-# (the module's sources, its KUnit suites, the probes and scripts/probe)
-# copied to DIR, which then builds as the top of the tree does: kbuild
-# writes its objects beside the sources.
+# zdref_copy_tree DIR [RSYNC-OPTION...]: what a build of zdref reads (the
+# Makefile's BUILD_FILES: the module's sources, its KUnit suites, the
+# probes and scripts/probe) copied to DIR, which then builds as the top
+# of the tree does: kbuild writes its objects beside the sources.
 zdref_copy_tree() {
-	local dir=$1
+	local dir=$1 files
 	shift
-	mkdir -p "$dir/scripts"
-	rsync -a --delete --exclude '*.log' "$@" \
-		"$ZDREF_TOP"/{Kbuild,Makefile,VERSION,src,include,probes,kunit} "$dir"/
-	cp "$ZDREF_TOP/scripts/probe" "$dir/scripts/"
+	files=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		make -s --no-print-directory -C "$ZDREF_TOP" build-files) ||
+		zdref_die "make build-files failed in $ZDREF_TOP"
+	mkdir -p "$dir"
+	# -R: each path as it is under the top (scripts/probe in scripts/).
+	(cd "$ZDREF_TOP" && rsync -aR --delete --exclude '*.log' "$@" $files "$dir"/)
 }
 
 # The qemu that boots guests, and the KVM device it would use
