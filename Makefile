@@ -16,6 +16,8 @@
 #                        add, build and install it for the running kernel
 #                        (KVER=RELEASE for another one)
 #   make dkms-remove     dkms remove it from every kernel, delete the source
+#   make build-files     print what a build of the module reads (the scripts
+#                        copy the tree with it)
 #
 # DKMS_FLAGS="--dkmstree DIR --installtree DIR ..." and DKMS_SOURCE_TREE=DIR
 # (dkms --sourcetree) keep dkms out of the system's directories (make check).
