@@ -313,10 +313,9 @@ static inline int zdref_sysfs_dev(int dev, const char *attr, char *buf,
 {
 	char path[256];
 	ssize_t n;
-	int fd, at;
+	int fd;
 
-	at = snprintf(path, sizeof(path), ZDREF_SYSFS_N, dev);
-	snprintf(path + at, sizeof(path) - at, "/%s", attr);
+	snprintf(path, sizeof(path), ZDREF_SYSFS_N "/%s", dev, attr);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;
@@ -417,22 +416,24 @@ static inline void zdref_check_gone(int devices)
 static inline void zdref_check_whole_and_unload(void)
 {
 	int dev, devices = zdref_devices(), i;
+	uint64_t total, nfree, allocs, frees, bad;
 
 	for (dev = 0; dev < devices; dev++) {
-		for (i = 0; i < 500 && zdref_sysfs_dev_u64(dev, "pages_free") !=
-				       zdref_sysfs_dev_u64(dev, "pages_total"); i++)
+		total = zdref_sysfs_dev_u64(dev, "pages_total");
+		for (i = 0; i < 500 && zdref_sysfs_dev_u64(dev, "pages_free") != total; i++)
 			usleep(10000);
+		/* One reading of each counter: what is printed is what is checked. */
+		nfree = zdref_sysfs_dev_u64(dev, "pages_free");
+		allocs = zdref_sysfs_dev_u64(dev, "allocs");
+		frees = zdref_sysfs_dev_u64(dev, "frees");
+		bad = zdref_sysfs_dev_u64(dev, "bad_frees");
 		zt_diag("zdref%d: allocs %llu, frees %llu, pages_free %llu of %llu, bad_frees %llu",
-			dev, (unsigned long long)zdref_sysfs_dev_u64(dev, "allocs"),
-			(unsigned long long)zdref_sysfs_dev_u64(dev, "frees"),
-			(unsigned long long)zdref_sysfs_dev_u64(dev, "pages_free"),
-			(unsigned long long)zdref_sysfs_dev_u64(dev, "pages_total"),
-			(unsigned long long)zdref_sysfs_dev_u64(dev, "bad_frees"));
-		ASSERT_EQ(zdref_sysfs_dev_u64(dev, "pages_free"),
-			  zdref_sysfs_dev_u64(dev, "pages_total"));
-		ASSERT_EQ(zdref_sysfs_dev_u64(dev, "allocs"),
-			  zdref_sysfs_dev_u64(dev, "frees"));
-		ASSERT_EQ(zdref_sysfs_dev_u64(dev, "bad_frees"), 0);
+			dev, (unsigned long long)allocs, (unsigned long long)frees,
+			(unsigned long long)nfree, (unsigned long long)total,
+			(unsigned long long)bad);
+		ASSERT_EQ(nfree, total);
+		ASSERT_EQ(allocs, frees);
+		ASSERT_EQ(bad, 0);
 	}
 	ASSERT_EQ(zdref_unload(), 0);
 }
