@@ -127,7 +127,7 @@ static void zdref_errors_busy_region(struct kunit *test)
 	second->claimed = true;
 }
 
-/* type= takes the three names and nothing else. */
+/* type= takes the names of the types and nothing else. */
 static void zdref_errors_type_names(struct kunit *test)
 {
 	static const char * const bad[] = { "", "bogus", "FSDAX", "fs_dax",
@@ -135,7 +135,7 @@ static void zdref_errors_type_names(struct kunit *test)
 	enum zdref_type type, parsed;
 	unsigned int i;
 
-	for (type = ZDREF_TYPE_FSDAX; type <= ZDREF_TYPE_PRIVATE; type++) {
+	for (type = ZDREF_TYPE_FSDAX; type < ZDREF_TYPE_COUNT; type++) {
 		parsed = -1;
 		KUNIT_EXPECT_EQ(test, zdref_parse_type(zdref_type_name(type), &parsed), 0);
 		KUNIT_EXPECT_EQ(test, parsed, type);

@@ -1,23 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * zdref: device-private memory and the migrations in and out of it.
+ * zdref: device memory that processes reach by migration, and the
+ * migrations in and out of it: device-private and device-coherent.
  *
  * zdref emulates a device with memory of its own, as a GPU driver would
- * have: the device-private struct pages of the pool stand for it.  The
- * CPU cannot address them, so the contents of each live in a system page
- * that zdref allocates when the device page leaves the pool (kept in
- * page->zone_device_data) and frees when the page returns to it.
+ * have: the struct pages of the pool stand for it.  The CPU cannot
+ * address device-private pages, so the contents of each live in a system
+ * page that zdref allocates when the device page leaves the pool and
+ * frees when the page returns to it.  Device-coherent pages are memory
+ * the CPU addresses (here, a memmap= range): each holds its own data,
+ * and the CPU maps it in place once it has migrated in.  Either way
+ * page->zone_device_data of a page handed out points to the page that
+ * holds its data: its backing page, or itself.
  *
  * A device page leaves the pool locked at refcount 1, the reference of
  * whoever asked for it.  migrate_vma_pages() turns that into the
- * reference of the device-private entry that replaces the CPU's page
- * table entry, and every further mapping (fork) takes one more.  When the
- * last drops (munmap, exit, migration back to RAM) the kernel calls
- * zdref's folio_free: the same free-at-zero model as the other types.
+ * reference of the entry that replaces the CPU's page table entry (a
+ * device-private entry, or a present PTE for coherent memory), and every
+ * further mapping (fork) takes one more.  When the last drops (munmap,
+ * exit, migration back to RAM) the kernel calls zdref's folio_free: the
+ * same free-at-zero model as the other types.
  *
- * Pages come back to system RAM in three ways: a CPU touch
- * (migrate_to_ram), the mirror's MIGRATE_TO_SYS, and eviction of the
- * whole device (the mirror's RELEASE).
+ * Pages come back to system RAM in three ways: a CPU touch of a
+ * device-private page (migrate_to_ram), the mirror's MIGRATE_TO_SYS, and
+ * eviction of the whole device (the mirror's RELEASE).  The kernel moves
+ * a device-coherent page itself before pinning it for the long term
+ * (FOLL_LONGTERM), and frees it here.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -37,27 +45,37 @@
 #define ZDREF_EVICT_BATCH	64
 #define ZDREF_EVICT_PASSES	16
 
+/* The migrate_vma selection of a device's own pages. */
+static unsigned long zdref_devmem_select(struct zdref_dev *zd)
+{
+	return zd->info->in_place ? MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+				    MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+}
+
 /**
- * zdref_devmem_alloc() - take a device-private page out of the pool
- * @zd: a device-private device
+ * zdref_devmem_alloc() - take a device page out of the pool
+ * @zd: a device-private or device-coherent device
  *
- * The page's contents, a system page, are not cleared: callers copy into
- * them or clear them.
+ * The page's contents (zdref_devmem_data()) are not cleared: callers copy
+ * into them or clear them.
  *
  * Return: the page, locked, at refcount 1, or NULL when the device's
  * memory or system memory is exhausted.
  */
 struct page *zdref_devmem_alloc(struct zdref_dev *zd)
 {
-	struct page *backing, *page;
+	struct page *backing = NULL, *page;
 
 	/* Charged to whoever moves data to the device, as their own RAM. */
-	backing = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
-	if (!backing)
-		return NULL;
+	if (!zd->info->in_place) {
+		backing = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
+		if (!backing)
+			return NULL;
+	}
 	page = zdref_pool_take(zd);
 	if (!page) {
-		__free_page(backing);
+		if (backing)
+			__free_page(backing);
 		dev_warn_ratelimited(&zd->dev, "device memory exhausted: all %llu pages are in use\n",
 				     zdref_pages_total(zd));
 		return NULL;
@@ -70,14 +88,14 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd)
 	__module_get(THIS_MODULE);
 	/* zone_device_data is stored under the page lock: see eviction. */
 	zone_device_page_init(page, &zd->pgmap, 0);
-	page->zone_device_data = backing;
+	page->zone_device_data = backing ?: page;
 	return page;
 }
 
 /*
- * Device-private's last-drop rule, callback then final (refcount.h): a
+ * Device memory's last-drop rule, callback then final (refcount.h): a
  * page handed out to the mirror's users or the KUnit suites is a
- * zone_device_page_init()'ed page, its contents zeroed in its system page.
+ * zone_device_page_init()'ed page, its contents zeroed.
  */
 static struct page *zdref_devmem_hand_out(struct zdref_dev *zd)
 {
@@ -98,9 +116,10 @@ static void zdref_devmem_put(struct zdref_dev *zd, struct page *page,
 }
 
 /*
- * Nothing of the kernel's touches a device-private page after its free
- * callback (the kernel only drops its pagemap references then, which
- * memunmap_pages() waits for): the page goes back to the pool at once.
+ * Nothing of the kernel's touches a device-private or device-coherent
+ * page after its free callback (the kernel only drops its pagemap
+ * references then, which memunmap_pages() waits for): the page goes back
+ * to the pool at once.
  */
 static void zdref_devmem_free(struct zdref_dev *zd, struct page *page,
 			      struct zdref_page *zp)
@@ -114,7 +133,7 @@ static void zdref_devmem_free(struct zdref_dev *zd, struct page *page,
 	}
 	page->zone_device_data = NULL;
 	/* Mirror entries hold their own references: see mirror.c. */
-	if (backing)
+	if (backing && backing != page)
 		put_page(backing);
 	zdref_pool_return(zd, zp);
 	/* Taken by zdref_devmem_alloc(): see there. */
@@ -129,15 +148,16 @@ const struct zdref_page_ops zdref_devmem_ops = {
 };
 
 /**
- * zdref_devmem_backing() - the system page that holds a device page's data
+ * zdref_devmem_data() - the page that holds a device page's data
  * @zd: the device asking
  * @page: any page
  *
- * Return: the backing page if @page is device memory of @zd, else NULL.
+ * Return: if @page is device memory of @zd, the system page behind it
+ * (device-private) or @page itself (device-coherent); else NULL.
  */
-struct page *zdref_devmem_backing(struct zdref_dev *zd, struct page *page)
+struct page *zdref_devmem_data(struct zdref_dev *zd, struct page *page)
 {
-	if (!is_device_private_page(page) || zdref_page_pgmap(page) != &zd->pgmap)
+	if (!is_zone_device_page(page) || zdref_page_pgmap(page) != &zd->pgmap)
 		return NULL;
 	return page->zone_device_data;
 }
@@ -224,7 +244,7 @@ int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 		.start = start,
 		.end = end,
 		.pgmap_owner = zd,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.flags = zdref_devmem_select(zd),
 		.fault_page = fault_page,
 	};
 	int ret;
@@ -310,7 +330,7 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
 
 /**
  * zdref_devmem_evict() - move every page of a device back to system RAM
- * @zd: a device-private device
+ * @zd: a device-private or device-coherent device
  *
  * Each process that had pages on the device finds them in system RAM,
  * unchanged.  Mirrors forget them through their invalidations.  A page

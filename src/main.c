@@ -2,8 +2,8 @@
 /*
  * zdref: free-at-zero ZONE_DEVICE pages on stock kernels.
  *
- * One device, /dev/zdref0, whose dev_pagemap covers the range given by
- * region= as ZONE_DEVICE memory of the kind given by type=.
+ * Devices /dev/zdref0 on, devices= of them, each a dev_pagemap over the
+ * range region= gives it, of ZONE_DEVICE memory of the kind type= gives.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -17,44 +17,50 @@
 static char *region;
 module_param(region, charp, 0444);
 MODULE_PARM_DESC(region,
-		 "SIZE@START of the device's range, inside a memmap=SIZE$START reserved range (2 MiB aligned); type=private also takes a bare SIZE");
+		 "SIZE@START of a device's range, inside a memmap=SIZE$START reserved range (2 MiB aligned); type=private also takes a bare SIZE (a free physical range of that size); one for every device (a bare SIZE only), or a comma-separated list, one per device");
 
 static char *type = "fsdax";
 module_param(type, charp, 0444);
 MODULE_PARM_DESC(type,
-		 "ZONE_DEVICE type of the pages: fsdax (default), generic or private (needs CONFIG_DEVICE_PRIVATE)");
+		 "ZONE_DEVICE type of a device's pages: fsdax (default), generic, private (needs CONFIG_DEVICE_PRIVATE) or coherent (needs device-coherent migration); one for every device, or a comma-separated list, one per device");
 
 static char *align = "4K";
 module_param(align, charp, 0444);
 MODULE_PARM_DESC(align,
-		 "allocation unit of the pool: 4K (default) or 2M (2 MiB folios, each mapped by one PMD; needs Linux 6.15 or later)");
+		 "allocation unit of every pool: 4K (default) or 2M (2 MiB folios, each mapped by one PMD; type=fsdax or generic, Linux 6.15 or later)");
 
 static unsigned int devices = 1;
 module_param(devices, uint, 0444);
 MODULE_PARM_DESC(devices,
-		 "number of devices, /dev/zdref0 on (default 1); type=private with a bare region=SIZE only, up to 2, each with a range of SIZE");
+		 "number of devices, /dev/zdref0 on (default 1, at most 4), e.g. hmm-tests' four: devices=4 type=private,private,coherent,coherent region=512M,512M,256M@0x100000000,256M@0x110000000");
 
-static struct zdref_params zdref_params;
+static struct zdref_params zdref_params[ZDREF_DEVICES_MAX];
 static struct zdref_dev *zdref_devs[ZDREF_DEVICES_MAX];
 
-/* type=, and whether this kernel can have it. */
-static int zdref_parse_type_param(struct zdref_params *p)
+/* A type, and whether this kernel can have it. */
+static int zdref_parse_type_param(const char *name, struct zdref_params *p)
 {
-	int ret = zdref_parse_type(type ? type : "", &p->type);
+	int ret = zdref_parse_type(name, &p->type);
 
 	if (ret) {
-		pr_err("type=%s unknown: use fsdax, generic or private\n", type);
+		pr_err("type=%s: unknown type %s: use fsdax, generic, private or coherent\n",
+		       type, name);
 		return ret;
 	}
-	if (p->type != ZDREF_TYPE_PRIVATE)
+	if (zdref_type_info(p->type)->cpu_maps)
 		return 0;
-	if (!IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
+	if (p->type == ZDREF_TYPE_PRIVATE && !IS_ENABLED(CONFIG_DEVICE_PRIVATE)) {
 		pr_err("type=private needs a kernel built with CONFIG_DEVICE_PRIVATE=y; %s lacks it\n",
 		       utsname()->release);
 		return -EOPNOTSUPP;
 	}
 	if (!zdref_private_offered()) {
-		pr_err("type=private needs device-private migration (migrate_vma, hmm_range_fault, zone_device_page_init() with a pagemap), which %s does not offer to modules\n",
+		pr_err("type=%s needs device memory migration (migrate_vma, hmm_range_fault, zone_device_page_init() with a pagemap), which %s does not offer to modules\n",
+		       name, utsname()->release);
+		return -EOPNOTSUPP;
+	}
+	if (p->type == ZDREF_TYPE_COHERENT && !zdref_coherent_offered()) {
+		pr_err("type=coherent needs device-coherent memory and its migration (MEMORY_DEVICE_COHERENT, MIGRATE_VMA_SELECT_DEVICE_COHERENT), which %s lacks\n",
 		       utsname()->release);
 		return -EOPNOTSUPP;
 	}
@@ -71,7 +77,7 @@ static int zdref_parse_align(struct zdref_params *p)
 		return 0;
 	}
 	if (size != PMD_SIZE || !zdref_type_info(p->type)->huge) {
-		pr_err("align=%s: use 4K, or 2M with type=fsdax or generic\n",
+		pr_err("align=%s: use 4K, or 2M with type=fsdax or generic only\n",
 		       align);
 		return -EINVAL;
 	}
@@ -84,43 +90,97 @@ static int zdref_parse_align(struct zdref_params *p)
 	return 0;
 }
 
-/* The module's parameters, once, into what each device is made of. */
-static int zdref_parse_params(struct zdref_params *p)
+/*
+ * Split @list, a copy of the parameter @what, in place at its commas
+ * into @items: one entry stands for every device.
+ */
+static int zdref_split_param(const char *what, char *list, char **items)
 {
-	int ret = zdref_parse_type_param(p);
+	unsigned int n = 0, i;
+	char *item;
 
-	if (ret)
-		return ret;
-	if (devices < 1 || devices > ZDREF_DEVICES_MAX ||
-	    (devices > 1 && (zdref_type_info(p->type)->physical ||
-			     strpbrk(region ? region : "", "@$")))) {
-		pr_err("devices=%u: use 1, or up to %d with type=private and a bare region=SIZE (each device gets a free range of that size)\n",
-		       devices, ZDREF_DEVICES_MAX);
+	while ((item = strsep(&list, ",")) != NULL) {
+		if (n == devices) {
+			n++;
+			break;
+		}
+		items[n++] = item;
+	}
+	if (n != 1 && n != devices) {
+		pr_err("%s= gives %s%u entries for devices=%u: give one for every device, or one per device\n",
+		       what, n > devices ? "more than " : "", n > devices ? devices : n,
+		       devices);
 		return -EINVAL;
 	}
-	ret = zdref_parse_align(p);
-	if (ret)
+	for (i = n; i < devices; i++)
+		items[i] = items[0];
+	return n;
+}
+
+/*
+ * The module's parameters, once, into what each device is made of.
+ * @copies: of type= and region=, which the parsed regions point into,
+ * for the caller to kfree() once the devices are up.
+ */
+static int zdref_parse_params(char *copies[2])
+{
+	char *types[ZDREF_DEVICES_MAX], *regions[ZDREF_DEVICES_MAX] = { };
+	int ret, nregions = 1, id;
+
+	if (devices < 1 || devices > ZDREF_DEVICES_MAX) {
+		pr_err("devices=%u: give 1 to %d\n", devices, ZDREF_DEVICES_MAX);
+		return -EINVAL;
+	}
+	copies[0] = kstrdup(type ?: "", GFP_KERNEL);
+	copies[1] = kstrdup(region ?: "", GFP_KERNEL);
+	if (!copies[0] || !copies[1])
+		return -ENOMEM;
+	ret = zdref_split_param("type", copies[0], types);
+	if (ret < 0)
 		return ret;
-	p->region = region;
+	if (region) {
+		nregions = zdref_split_param("region", copies[1], regions);
+		if (nregions < 0)
+			return nregions;
+	}
+	for (id = 0; id < devices; id++) {
+		struct zdref_params *p = &zdref_params[id];
+
+		ret = zdref_parse_type_param(types[id], p);
+		if (ret)
+			return ret;
+		ret = zdref_parse_align(p);
+		if (ret)
+			return ret;
+		/* One range, given once, is no range for more than one device. */
+		if (devices > 1 && nregions == 1 &&
+		    (zdref_type_info(p->type)->physical ||
+		     strpbrk(regions[id] ?: "", "@$"))) {
+			pr_err("region=%s for devices=%u: type=%s needs a range of its own: give one SIZE@START per device, comma-separated\n",
+			       region ?: "", devices, zdref_type_name(p->type));
+			return -EINVAL;
+		}
+		p->region = regions[id];
+	}
 	return 0;
 }
 
 static int __init zdref_init(void)
 {
+	char *copies[2] = { };
 	struct zdref_dev *zd;
 	int ret, id;
 
-	ret = zdref_parse_params(&zdref_params);
+	ret = zdref_parse_params(copies);
+	if (!ret)
+		ret = zdref_chardev_init();
 	if (ret)
-		return ret;
-	ret = zdref_chardev_init();
-	if (ret)
-		return ret;
+		goto err_buf;
 	ret = zdref_inode_init();
 	if (ret)
 		goto err_chardev;
 	for (id = 0; id < devices; id++) {
-		zd = zdref_dev_create(&zdref_params, id);
+		zd = zdref_dev_create(&zdref_params[id], id);
 		if (IS_ERR(zd)) {
 			ret = PTR_ERR(zd);
 			goto err_devs;
@@ -142,6 +202,8 @@ static int __init zdref_init(void)
 			zd->order ? ", mapped by PMD" : "");
 	}
 	zdref_chardev_publish();
+	kfree(copies[0]);
+	kfree(copies[1]);
 	return 0;
 
 err_nodes:
@@ -155,6 +217,9 @@ err_devs:
 	zdref_inode_exit();
 err_chardev:
 	zdref_chardev_exit();
+err_buf:
+	kfree(copies[0]);
+	kfree(copies[1]);
 	return ret;
 }
 
@@ -174,7 +239,7 @@ static void __exit zdref_exit(void)
 module_init(zdref_init);
 module_exit(zdref_exit);
 
-MODULE_DESCRIPTION("zdref: free-at-zero ZONE_DEVICE pages (FS_DAX, GENERIC, PRIVATE) on stock kernels");
+MODULE_DESCRIPTION("zdref: free-at-zero ZONE_DEVICE pages (FS_DAX, GENERIC, PRIVATE, COHERENT) on stock kernels");
 MODULE_AUTHOR("The zdref developers");
 MODULE_LICENSE("GPL");
 MODULE_VERSION(ZDREF_VERSION);

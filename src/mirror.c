@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * zdref: mirrors, the open files of a device-private device.
+ * zdref: mirrors, the open files of a device-private or device-coherent
+ * device.
  *
  * A mirror is zdref's emulated device seen from one process: it mirrors
  * the address space of the process that opened it, through a table of
  * its own (the "device page table") that maps user virtual page numbers
- * to the system page holding each page's data: a page of system RAM, or
- * the backing page of a page in the device's memory (devmem.c).  The
+ * to the page holding each page's data: a page of system RAM, the
+ * backing page of a device-private page, or a device-coherent page
+ * itself (devmem.c).  The
  * user ABI is that of the kernel's HMM test device (uapi/zdref.h), so
  * that tools/testing/selftests/mm/hmm-tests runs against zdref.
  *
@@ -20,11 +22,11 @@
  * Such an event still moves the notifier's sequence, so that a fault
  * racing the migration retries instead of storing what it moved.
  *
- * Entries of system RAM hold no reference (a migration would find the
- * page pinned); entries of device memory hold one on the backing page,
- * and exclusive entries one on their page (marked ZDREF_MIRROR_REF), so
- * that an entry that outlives its page, racing a munmap, still points to
- * a page of its own.
+ * Entries of system RAM and of device-coherent pages hold no reference (a
+ * migration would find the page pinned); entries of device-private
+ * memory hold one on the backing page, and exclusive entries one on their
+ * page (marked ZDREF_MIRROR_REF), so that an entry that outlives its page,
+ * racing a munmap, still points to a page of its own.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -75,7 +77,7 @@ enum zdref_pte {
 };
 
 /**
- * struct zdref_mirror - an open file of a device-private device
+ * struct zdref_mirror - an open file of a device-private or -coherent device
  * @zd: the device
  * @notifier: on the opener's mm, over its whole address space
  * @lock: protects @table against the notifier
@@ -299,8 +301,9 @@ static int zdref_mirror_walk_batch(struct zdref_mirror *m,
 /*
  * Map one batch into the table: the pages @range->default_flags fault in
  * or, without HMM_PFN_REQ_FAULT, only those already in this device's
- * memory.  For a page of device memory the table stores the system page
- * that holds its data, never the device page, which has no kernel mapping.
+ * memory.  For a page of device memory the table stores the page that
+ * holds its data: never a device-private page, which has no kernel
+ * mapping, but its backing page.
  */
 static int zdref_mirror_map_batch(struct zdref_mirror *m,
 				  struct hmm_range *range, bool unlocked)
@@ -316,17 +319,18 @@ static int zdref_mirror_map_batch(struct zdref_mirror *m,
 		goto out;
 	for (addr = range->start, pfn = range->hmm_pfns; addr < range->end;
 	     addr += PAGE_SIZE, pfn++) {
-		struct page *page, *backing;
+		struct page *page, *data;
 		enum zdref_pte pte;
 
 		if (!(*pfn & HMM_PFN_VALID))
 			continue;
 		page = hmm_pfn_to_page(*pfn);
-		backing = zdref_devmem_backing(m->zd, page);
-		if (!backing && (!faulting || is_device_private_page(page)))
+		data = zdref_devmem_data(m->zd, page);
+		if (!data && (!faulting || is_device_private_page(page)))
 			continue;
 		pte = *pfn & HMM_PFN_WRITE ? ZDREF_PTE_WRITE : ZDREF_PTE_READ;
-		ret = zdref_mirror_set(m, addr, backing ?: page, pte, backing);
+		ret = zdref_mirror_set(m, addr, data ?: page, pte,
+				       data && data != page);
 		if (ret)
 			break;
 	}
@@ -484,7 +488,11 @@ static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *arg
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		/* Full device memory leaves the page where it is. */
+		/*
+		 * Full device memory leaves the page where it is; so does
+		 * MIGRATE_VMA_SELECT_SYSTEM for a page in another device's
+		 * coherent memory (never selected).
+		 */
 		dpage = zdref_devmem_alloc(m->zd);
 		if (!dpage)
 			continue;
@@ -511,13 +519,14 @@ static unsigned long zdref_mirror_map_moved(struct zdref_mirror *m,
 	mutex_lock(&m->lock);
 	for (i = 0, addr = args->start; i < args->npages; i++, addr += PAGE_SIZE) {
 		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+		struct page *data;
 
 		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		moved++;
-		zdref_mirror_set(m, addr, dpage->zone_device_data,
-				 args->dst[i] & MIGRATE_PFN_WRITE ?
-				 ZDREF_PTE_WRITE : ZDREF_PTE_READ, true);
+		data = dpage->zone_device_data;
+		zdref_mirror_set(m, addr, data, args->dst[i] & MIGRATE_PFN_WRITE ?
+				 ZDREF_PTE_WRITE : ZDREF_PTE_READ, data != dpage);
 	}
 	mutex_unlock(&m->lock);
 	zdref_mirror_unreserve(m, args->start, args->end);
@@ -656,6 +665,10 @@ static u8 zdref_mirror_prot(struct zdref_mirror *m, unsigned long entry)
 		prot = zdref_page_pgmap(page) == &m->zd->pgmap ?
 		       ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL :
 		       ZDREF_HMM_PROT_DEV_PRIVATE_REMOTE;
+	else if (is_device_coherent_page(page))
+		prot = zdref_page_pgmap(page) == &m->zd->pgmap ?
+		       ZDREF_HMM_PROT_DEV_COHERENT_LOCAL :
+		       ZDREF_HMM_PROT_DEV_COHERENT_REMOTE;
 	else if (is_zero_pfn(page_to_pfn(page)))
 		prot = ZDREF_HMM_PROT_ZERO;
 	prot |= entry & HMM_PFN_WRITE ? ZDREF_HMM_PROT_WRITE : ZDREF_HMM_PROT_READ;

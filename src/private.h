@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * zdref: device-private memory (devmem.c: its pages and the migrations in
- * and out of it) and the mirror ABI of its files (mirror.c), one unit.
+ * zdref: device memory that processes reach by migration, device-private
+ * and device-coherent (devmem.c: its pages and the migrations in and out
+ * of it), and the mirror ABI of its files (mirror.c), one unit.
  *
  * It needs what the probe hmm_mirror looks for: migrate_vma and
  * migrate_device with zone_device_page_init() taking the pagemap,
- * hmm_range_fault() and make_device_exclusive(), all exported.  Where the
- * kernel lacks them, the stubs below stand in and type=private is refused
- * at load (zdref_private_offered()): no file outside this unit reads
- * ZDREF_HAVE_HMM_MIRROR, and no function body anywhere does.
+ * hmm_range_fault() and make_device_exclusive(), all exported; coherent
+ * memory needs the probe device_coherent too.  Where the kernel lacks
+ * them, the stubs below stand in and type=private and type=coherent are
+ * refused at load (zdref_private_offered(), zdref_coherent_offered()): no
+ * file outside this unit reads ZDREF_HAVE_HMM_MIRROR, and no function
+ * body anywhere does.
  */
 #ifndef ZDREF_PRIVATE_H
 #define ZDREF_PRIVATE_H
@@ -27,6 +30,11 @@ struct migrate_vma;
 static inline bool zdref_private_offered(void)
 {
 	return true;
+}
+
+static inline bool zdref_coherent_offered(void)
+{
+	return ZDREF_HAVE_DEVICE_COHERENT;
 }
 
 extern const struct zdref_page_ops zdref_devmem_ops;
@@ -58,7 +66,7 @@ static inline int zdref_hmm_range_fault_unlocked(struct hmm_range *range)
 
 /* Between devmem.c and mirror.c. */
 struct page *zdref_devmem_alloc(struct zdref_dev *zd);
-struct page *zdref_devmem_backing(struct zdref_dev *zd, struct page *page);
+struct page *zdref_devmem_data(struct zdref_dev *zd, struct page *page);
 int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 			unsigned long start, unsigned long end,
 			struct page *fault_page, unsigned long *moved);
@@ -68,6 +76,11 @@ void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args);
 #else /* !ZDREF_HAVE_HMM_MIRROR */
 
 static inline bool zdref_private_offered(void)
+{
+	return false;
+}
+
+static inline bool zdref_coherent_offered(void)
 {
 	return false;
 }

@@ -34,6 +34,16 @@ static const struct zdref_type_info zdref_types[ZDREF_TYPE_COUNT] = {
 		.name		= "private",
 		.memory_type	= MEMORY_DEVICE_PRIVATE,
 	},
+	/*
+	 * Memory the CPU addresses as its own (a CXL or coherent-link GPU's):
+	 * migrated to like device-private memory, mapped by the CPU in place.
+	 */
+	[ZDREF_TYPE_COHERENT] = {
+		.name		= "coherent",
+		.memory_type	= MEMORY_DEVICE_COHERENT,
+		.in_place	= true,
+		.physical	= true,
+	},
 };
 
 /**
@@ -52,7 +62,7 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_type_info);
  * zdref_type_name() - the type= name of a type
  * @type: the type
  *
- * Return: "fsdax", "generic" or "private".
+ * Return: "fsdax", "generic", "private" or "coherent".
  */
 const char *zdref_type_name(enum zdref_type type)
 {

@@ -25,11 +25,12 @@
 #define ZDREF_ALIGN	(PAGES_PER_SUBSECTION << PAGE_SHIFT)
 
 /*
- * The module's devices, /dev/zdref0 on: two with owners of their own are
- * what hmm-tests' "remote" cases need.  The KUnit suites' device takes
- * the minor after them (ZDREF_KUNIT_ID).
+ * The module's devices, /dev/zdref0 on: hmm-tests wants four, two
+ * device-private and two device-coherent, each pair of owners of their
+ * own for its "remote" cases.  The KUnit suites' device takes the minor
+ * after them (ZDREF_KUNIT_ID).
  */
-#define ZDREF_DEVICES_MAX	2
+#define ZDREF_DEVICES_MAX	4
 #define ZDREF_KUNIT_ID		ZDREF_DEVICES_MAX
 #define ZDREF_MINORS		(ZDREF_DEVICES_MAX + 1)
 
@@ -37,6 +38,7 @@ enum zdref_type {
 	ZDREF_TYPE_FSDAX,
 	ZDREF_TYPE_GENERIC,
 	ZDREF_TYPE_PRIVATE,
+	ZDREF_TYPE_COHERENT,
 	ZDREF_TYPE_COUNT
 };
 
@@ -44,8 +46,11 @@ enum zdref_type {
  * struct zdref_type_info - what a type of device is, to the rest of zdref
  * @name: its type= name
  * @memory_type: of its dev_pagemap
- * @cpu_maps: the CPU maps its pages: files mmap them (file.c); otherwise
- *	files are mirrors of a device that migrates pages in (mirror.c)
+ * @cpu_maps: files mmap its pages (file.c); otherwise files are mirrors
+ *	of a device that migrates pages in (mirror.c)
+ * @in_place: its memory is CPU-addressable, so a device page holds its
+ *	own data and the CPU maps it where it is (device-coherent); a
+ *	device-private page's data lives in a system page behind it
  * @fsdax_file: its mappings hold a file of an S_DAX inode, which the
  *	kernel treats as an FS DAX file's (vma_is_fsdax()): no FOLL_LONGTERM
  *	pins
@@ -57,6 +62,7 @@ struct zdref_type_info {
 	const char *name;
 	enum memory_type memory_type;
 	bool cpu_maps;
+	bool in_place;
 	bool fsdax_file;
 	bool physical;
 	bool huge;

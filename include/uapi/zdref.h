@@ -137,6 +137,8 @@ enum {
 	ZDREF_HMM_PROT_ZERO		= 0x10,	/* the shared zero page */
 	ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL = 0x20, /* in this device's memory */
 	ZDREF_HMM_PROT_DEV_PRIVATE_REMOTE = 0x30, /* in another device's */
+	ZDREF_HMM_PROT_DEV_COHERENT_LOCAL = 0x40, /* device-coherent: this device's */
+	ZDREF_HMM_PROT_DEV_COHERENT_REMOTE = 0x50, /* another device's */
 };
 
 #endif /* _UAPI_ZDREF_H */

@@ -19,8 +19,8 @@
  *    GENERIC                             1     1    watched (raw back to 1:
  *                                                   the kernel would reset
  *                                                   0 to 1 with no callback)
- *  either (probe hmm_mirror)
- *    PRIVATE                             0     0    callback, final
+ *  either (probe hmm_mirror; device_coherent)
+ *    PRIVATE, COHERENT                   0     0    callback, final
  *
  * "Watched" means: at zdref's own puts, synchronously, and for pages that
  * stay referenced after their file let go (pinned), by a scan that runs
@@ -103,6 +103,7 @@ static inline struct zdref_refmodel zdref_refmodel_of(enum memory_type type)
 			.idle = 1, .base = 1, .last_drop = ZDREF_DROP_WATCHED,
 		};
 	case MEMORY_DEVICE_PRIVATE:
+	case MEMORY_DEVICE_COHERENT:
 		/* zone_device_page_init() brings it to 1; folio_free() at 0. */
 		return (struct zdref_refmodel){
 			.idle = 0, .base = 0,

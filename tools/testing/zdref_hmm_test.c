@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * zdref_hmm_test: device-private memory (type=private) against the real
- * module: migration to the device and back, a CPU touch bringing pages
- * back, fork, munmap and exit while pages are on the device, rmmod while
- * they are, and migrations racing CPU faults.  Every case writes a
- * pattern, checks it after each step, and ends with the device's pool
- * whole again: each device page freed exactly once, when its last
- * reference dropped.
+ * zdref_hmm_test: device-private and device-coherent memory (type=private,
+ * type=coherent) against the real module: migration to the device and
+ * back, a CPU touch bringing device-private pages back and reaching
+ * coherent ones in place, fork, munmap and exit while pages are on the
+ * device, rmmod while they are, long-term pins, and migrations racing CPU
+ * faults.  Every case writes a pattern, checks it after each step, and
+ * ends with the device's pool whole again: each device page freed exactly
+ * once, when its last reference dropped.
  *
- * Each case loads zdref type=private devices=2 itself and unloads it.  On
- * kernels without CONFIG_DEVICE_PRIVATE every case is skipped after
- * checking the load is refused with EOPNOTSUPP.
+ * Each case loads two devices of its type itself and unloads them.  Where
+ * the kernel cannot have the type, every case of it is skipped after
+ * checking the load is refused with EOPNOTSUPP and a line saying why.
  */
+#include <linux/io_uring.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,6 +24,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,28 +38,48 @@
 #define TOTAL		(128UL << 8)	/* pages of region=128M */
 
 /*
- * Load two private devices, or skip where the kernel cannot have them,
- * after checking that the load was refused and the log says why.
+ * Load two devices of @type with the parameters @params, or skip where
+ * the kernel cannot have them, after checking that the load was refused
+ * and the log says why.
  */
-static void load_private(void)
+static void load_two(const char *type, const char *params)
 {
 	int kmsg = zdref_kmsg_open();
+	char needs[32];
 	const char *why;
 	int ret;
 
 	/* Left loaded by a case that failed: its pages may still hold it. */
 	if (zdref_loaded())
 		ASSERT_EQ(zdref_unload(), 0);
-	ret = zdref_load("type=private region=128M devices=2");
-
+	ret = zdref_load("%s", params);
 	if (ret == -EOPNOTSUPP) {
-		why = strstr(zdref_kmsg_read(kmsg), "type=private needs");
+		snprintf(needs, sizeof(needs), "type=%s needs", type);
+		why = strstr(zdref_kmsg_read(kmsg), needs);
 		ASSERT_TRUE(why);
 		SKIP("%.*s", (int)strcspn(why, "\n"), why);
 	}
 	ASSERT_EQ(ret, 0);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
 	ASSERT_EQ(zdref_sysfs_dev_u64(1, "pages_free"), TOTAL);
+}
+
+static void load_private(void)
+{
+	load_two("private", "type=private region=128M devices=2");
+}
+
+/* Two coherent devices side by side at the start of the memmap= range. */
+static void load_coherent(void)
+{
+	struct zdref_range r = zdref_reserved_range();
+	char params[128];
+
+	snprintf(params, sizeof(params),
+		 "type=coherent devices=2 region=128M@0x%llx,128M@0x%llx",
+		 (unsigned long long)r.start,
+		 (unsigned long long)r.start + (128ULL << 20));
+	load_two("coherent", params);
 }
 
 static int hmm_cmd(int fd, unsigned long req, void *addr, void *buf,
@@ -536,6 +560,166 @@ static void bad_requests(const void *arg)
 	zdref_check_whole_and_unload();
 }
 
+#define COHERENT_LOCAL	(ZDREF_HMM_PROT_DEV_COHERENT_LOCAL | ZDREF_HMM_PROT_WRITE)
+
+/*
+ * Coherent memory: to the device by ioctl, then the CPU reads and writes
+ * it where it is (no migrate_to_ram: cpu_faults stays 0), the device sees
+ * the CPU's write, rmmod is refused while the pages are there, and
+ * MIGRATE_TO_SYS brings them back, each freed once.
+ */
+static void coherent_in_place(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	int fd, *p, *b;
+
+	load_coherent();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(NPAGES, 71);
+	to_device(fd, p, NPAGES, 71);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_dev"), NPAGES);
+	check_snapshot(fd, p, NPAGES, COHERENT_LOCAL);
+	check_pattern(p, NPAGES, 71);
+	p[0] = -71;
+	check_snapshot(fd, p, NPAGES, COHERENT_LOCAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), 0);
+	b = mirror_buf(1);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_READ, p, b, 1, &c), 0);
+	ASSERT_EQ(b[0], -71);
+	free(b);
+	p[0] = 71;
+	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, NPAGES, &c), 0);
+	ASSERT_EQ_U(c.cpages, NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), NPAGES);
+	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_WRITE);
+	check_pattern(p, NPAGES, 71);
+	munmap(p, NPAGES * PG);
+	close(fd);
+	zdref_check_whole_and_unload();
+}
+
+/*
+ * fork() with pages in coherent memory: the child reads them in place,
+ * its writes go to copies in system RAM (COW), the parent's stay on the
+ * device, unchanged; munmap frees them there.
+ */
+static void coherent_fork_cow(const void *arg)
+{
+	int fd, *p, status;
+	pid_t pid;
+
+	load_coherent();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(NPAGES, 73);
+	to_device(fd, p, NPAGES, 73);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int cfd = open(ZDREF_DEV, O_RDWR);
+
+		ASSERT_GE(cfd, 0);
+		check_pattern(p, NPAGES, 73);
+		check_snapshot(cfd, p, NPAGES, ZDREF_HMM_PROT_DEV_COHERENT_LOCAL |
+			       ZDREF_HMM_PROT_READ);
+		memset(p, 0, NPAGES * PG);
+		check_snapshot(cfd, p, NPAGES, ZDREF_HMM_PROT_WRITE);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_pattern(p, NPAGES, 73);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
+	ASSERT_EQ(munmap(p, NPAGES * PG), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), 0);
+	close(fd);
+	zdref_check_whole_and_unload();
+}
+
+/*
+ * An io_uring fixed buffer pins with FOLL_LONGTERM: the kernel moves
+ * coherent pages to system RAM first (device memory may not stay pinned),
+ * which frees them on the device; the data comes along.
+ */
+static void coherent_longterm_pin(const void *arg)
+{
+	struct io_uring_params params = { 0 };
+	struct iovec iov;
+	int fd, *p, ring;
+
+	load_coherent();
+	fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(fd, 0);
+	p = map_pattern(NPAGES, 79);
+	to_device(fd, p, NPAGES, 79);
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0)
+		SKIP("io_uring_setup: %s", strerror(errno));
+	iov.iov_base = p;
+	iov.iov_len = NPAGES * PG;
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+			  &iov, 1), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "frees"), NPAGES);
+	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_WRITE);
+	check_pattern(p, NPAGES, 79);
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+			  NULL, 0), 0);
+	close(ring);
+	munmap(p, NPAGES * PG);
+	close(fd);
+	zdref_check_whole_and_unload();
+}
+
+/*
+ * Device 1's coherent pages are remote to device 0 and, unlike
+ * device-private ones, visible to it; RELEASE evicts device 0's pages
+ * only, and nobody faults.
+ */
+static void coherent_remote_release(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	int fd, fd1, *p, *q;
+	void *b;
+
+	load_coherent();
+	fd = open(ZDREF_DEV, O_RDWR);
+	fd1 = open("/dev/zdref1", O_RDWR);
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(fd1, 0);
+	p = map_pattern(NPAGES, 83);
+	q = map_pattern(NPAGES, 89);
+	to_device(fd, p, NPAGES, 83);
+	b = mirror_buf(NPAGES);
+	ASSERT_EQ(hmm_cmd(fd1, ZDREF_HMM_MIGRATE_TO_DEV, q, b, NPAGES, &c), 0);
+	ASSERT_EQ_U(c.cpages, NPAGES);
+	free(b);
+	check_snapshot(fd, q, NPAGES, ZDREF_HMM_PROT_DEV_COHERENT_REMOTE |
+		       ZDREF_HMM_PROT_WRITE);
+	check_snapshot(fd1, q, NPAGES, COHERENT_LOCAL);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_RELEASE, p, NULL, 0, NULL), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), NPAGES);
+	ASSERT_EQ(zdref_sysfs_dev_u64(1, "pages_free"), TOTAL - NPAGES);
+	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_WRITE);
+	check_pattern(p, NPAGES, 83);
+	check_pattern(q, NPAGES, 89);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(1, "cpu_faults"), 0);
+	munmap(q, NPAGES * PG);
+	munmap(p, NPAGES * PG);
+	close(fd);
+	close(fd1);
+	zdref_check_whole_and_unload();
+}
+
 static const struct zt_test tests[] = {
 	ZT(migrate_both_ways, NULL),
 	ZT(cpu_fault_back, NULL),
@@ -549,6 +733,10 @@ static const struct zt_test tests[] = {
 	ZT(huge_read_bad_buffer, NULL),
 	ZT(bad_requests, NULL),
 	ZT(mmap_larger_than_device, NULL),
+	ZT(coherent_in_place, NULL),
+	ZT(coherent_fork_cow, NULL),
+	ZT(coherent_longterm_pin, NULL),
+	ZT(coherent_remote_release, NULL),
 };
 
 int main(void)

@@ -17,16 +17,27 @@
 
 /*
  * type=private needs CONFIG_DEVICE_PRIVATE and what zdref's migrations
- * need exported (a 6.12 debug kernel has the first, not the second):
- * does it load here?
+ * need exported (a 6.12 debug kernel has the first, not the second);
+ * type=coherent the same migrations: does it load here?
  */
 static bool type_supported(const char *type)
 {
-	if (strcmp(type, "private"))
-		return true;
-	if (!zdref_kconfig("DEVICE_PRIVATE") || zdref_load("type=private region=2M"))
-		return false;
-	return zdref_unload() == 0;
+	struct zdref_range r;
+
+	if (!strcmp(type, "private")) {
+		if (!zdref_kconfig("DEVICE_PRIVATE") ||
+		    zdref_load("type=private region=2M"))
+			return false;
+		return zdref_unload() == 0;
+	}
+	if (!strcmp(type, "coherent")) {
+		r = zdref_reserved_range();
+		if (zdref_load("type=coherent region=2M@0x%llx",
+			       (unsigned long long)r.start))
+			return false;
+		return zdref_unload() == 0;
+	}
+	return true;
 }
 
 /* What a loaded zdref0 must show: sysfs, the device node, /proc/iomem. */
@@ -59,7 +70,8 @@ static void load_unload(const void *arg)
 	int i;
 
 	if (!type_supported(type))
-		SKIP("zdref refuses type=private on this kernel (private_unsupported says why)");
+		SKIP("zdref refuses type=%s on this kernel (%s_unsupported says why)",
+		     type, type);
 	zdref_check_gone(1);
 	for (i = 0; i < LOADS; i++) {
 		ASSERT_EQ(zdref_load("region=%llu@0x%llx type=%s",
@@ -102,8 +114,68 @@ static void private_unsupported(const void *arg)
 	log = zdref_kmsg_read(kmsg);
 	/* No DEVICE_PRIVATE, or no migration API exported to modules. */
 	ASSERT_TRUE(strstr(log, zdref_kconfig("DEVICE_PRIVATE") ?
-			   "type=private needs device-private migration" :
+			   "type=private needs device memory migration" :
 			   "needs a kernel built with CONFIG_DEVICE_PRIVATE=y"));
+	zdref_check_gone(1);
+}
+
+/* Where zdref cannot migrate, coherent memory is refused, and says why. */
+static void coherent_unsupported(const void *arg)
+{
+	struct zdref_range r = zdref_reserved_range();
+	const char *log;
+	int kmsg;
+
+	if (type_supported("coherent"))
+		SKIP("zdref loads type=coherent on this kernel");
+	kmsg = zdref_kmsg_open();
+	ASSERT_ERRNO(zdref_load("region=%llu@0x%llx type=coherent",
+				(unsigned long long)r.size,
+				(unsigned long long)r.start), EOPNOTSUPP);
+	log = zdref_kmsg_read(kmsg);
+	ASSERT_TRUE(strstr(log, "type=coherent needs"));
+	zdref_check_gone(1);
+}
+
+/* One device's type and pages, as sysfs shows them. */
+static void check_device(int dev, const char *type, uint64_t pages)
+{
+	char buf[64];
+
+	ASSERT_EQ(zdref_sysfs_dev(dev, "type", buf, sizeof(buf)), 0);
+	ASSERT_STREQ(buf, type);
+	ASSERT_EQ_U(zdref_sysfs_dev_u64(dev, "pages_total"), pages);
+	ASSERT_EQ_U(zdref_sysfs_dev_u64(dev, "pages_free"), pages);
+}
+
+/*
+ * Devices of types of their own in one load, each over its own range:
+ * two CPU-mapped ones over the two halves of the memmap= range; where the
+ * kernel has device memory, hmm-tests' four (two private on free
+ * ranges, two coherent over the halves).
+ */
+static void devices_of_many_types(const void *arg)
+{
+	struct zdref_range r = zdref_reserved_range();
+	unsigned long long half = r.size / 2, a = r.start, b = r.start + half;
+
+	ASSERT_EQ(zdref_load("devices=2 type=fsdax,generic region=%lluM@0x%llx,%lluM@0x%llx",
+			     half >> 20, a, half >> 20, b), 0);
+	check_device(0, "fsdax", half / PG);
+	check_device(1, "generic", half / PG);
+	ASSERT_EQ(zdref_devices(), 2);
+	ASSERT_EQ(zdref_unload(), 0);
+	zdref_check_gone(1);
+	if (!type_supported("private") || !type_supported("coherent"))
+		SKIP("checked fsdax,generic; this kernel has no device memory (private_unsupported, coherent_unsupported say why)");
+	ASSERT_EQ(zdref_load("devices=4 type=private,private,coherent,coherent region=128M,128M,%lluM@0x%llx,%lluM@0x%llx",
+			     half >> 20, a, half >> 20, b), 0);
+	check_device(0, "private", 128 << 8);
+	check_device(1, "private", 128 << 8);
+	check_device(2, "coherent", half / PG);
+	check_device(3, "coherent", half / PG);
+	ASSERT_EQ(zdref_devices(), 4);
+	ASSERT_EQ(zdref_unload(), 0);
 	zdref_check_gone(1);
 }
 
@@ -460,7 +532,50 @@ static const struct bad_param bad_params[] = {
 		.fmt = "region=%1$llu@0x%2$llx type=bogus",
 		.adjust = KEEP,
 		.err = EINVAL,
-		.log = "type=bogus unknown: use fsdax, generic or private",
+		.log = "unknown type bogus: use fsdax, generic, private or coherent",
+	},
+	{
+		.name = "bad_unknown_type_in_list",
+		.fmt = "region=2M@0x%2$llx,2M@0x%2$llx devices=2 type=generic,bogus",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "type=generic,bogus: unknown type bogus",
+	},
+	{
+		.name = "bad_too_many_devices",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax devices=5",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "devices=5: give 1 to 4",
+	},
+	{
+		.name = "bad_type_list_length",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax,generic devices=3",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "type= gives 2 entries for devices=3",
+	},
+	{
+		.name = "bad_region_list_too_long",
+		.fmt = "region=2M@0x%2$llx,2M@0x%2$llx,2M@0x%2$llx type=fsdax devices=2",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "region= gives more than 2 entries for devices=2",
+	},
+	{
+		.name = "bad_shared_range",
+		.fmt = "region=%1$llu@0x%2$llx type=generic devices=2",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "type=generic needs a range of its own",
+	},
+	{
+		/* The second claim of the same range: busy, all undone. */
+		.name = "bad_overlapping_ranges",
+		.fmt = "region=2M@0x%2$llx,2M@0x%2$llx type=fsdax devices=2",
+		.adjust = KEEP,
+		.err = EBUSY,
+		.log = "busy, another driver holds part of it",
 	},
 	{
 		.name = "bad_missing_region",
@@ -545,8 +660,11 @@ static const struct zt_test tests[] = {
 	ZT_NAMED("load_unload_20x_fsdax", load_unload, "fsdax"),
 	ZT_NAMED("load_unload_20x_generic", load_unload, "generic"),
 	ZT_NAMED("load_unload_20x_private", load_unload, "private"),
+	ZT_NAMED("load_unload_20x_coherent", load_unload, "coherent"),
 	ZT(load_unload_private_free_range, NULL),
 	ZT(private_unsupported, NULL),
+	ZT(coherent_unsupported, NULL),
+	ZT(devices_of_many_types, NULL),
 	ZT(unload_while_open, NULL),
 	ZT(open_while_loading, NULL),
 	ZT(firmware_map_reported, NULL),
