@@ -405,6 +405,7 @@ static const struct run runs[] = {
 	{ "fsdax", false }, { "fsdax", true },
 	{ "generic", false }, { "generic", true },
 	{ "private", false }, { "private", true },
+	{ "coherent", false }, { "coherent", true },
 };
 
 int main(void)
@@ -413,6 +414,7 @@ int main(void)
 		"fuzz_fsdax_root", "fuzz_fsdax_unprivileged",
 		"fuzz_generic_root", "fuzz_generic_unprivileged",
 		"fuzz_private_root", "fuzz_private_unprivileged",
+		"fuzz_coherent_root", "fuzz_coherent_unprivileged",
 	};
 	struct zt_test tests[ZT_COUNT(runs)];
 	size_t i;

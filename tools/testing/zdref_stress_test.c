@@ -6,8 +6,9 @@
  * and remap, vmsplice, O_DIRECT to a RAM disk (brd), process_vm_readv,
  * ZDREF_IOC_RELEASE, close and reopen, and SIGKILL of children that hold
  * pages and pipe pins; the same over 2 MiB units (align=2M, mapped by
- * PMD) where the kernel offers them; on device-private devices,
- * migrations to and from the device, device reads, CPU faults and
+ * PMD) where the kernel offers them; on device-private and
+ * device-coherent devices, migrations to and from the device, device
+ * reads, CPU faults (private) or CPU access in place (coherent) and
  * eviction of the whole device (HMM_RELEASE) while other workers
  * migrate pages in.  Every page read back must hold what its owner last
  * wrote; at the end every unit handed out was freed once (allocs ==
@@ -39,7 +40,7 @@ enum op {
 	OP_TOUCH, OP_VERIFY, OP_FORK, OP_DONTNEED, OP_MREMAP, OP_UNMAP,
 	OP_REMAP, OP_VMSPLICE, OP_ODIRECT, OP_VM_READV, OP_RELEASE,
 	OP_REOPEN, OP_KILL,
-	/* device-private */
+	/* device-private and coherent */
 	OP_TO_DEV, OP_TO_SYS, OP_DEV_READ, OP_EVICT,
 	OP_COUNT
 };
@@ -56,7 +57,7 @@ static const enum op file_ops[] = {
 	OP_RELEASE, OP_REOPEN, OP_KILL,
 };
 
-static const enum op private_ops[] = {
+static const enum op mirror_ops[] = {
 	OP_TOUCH, OP_TOUCH, OP_VERIFY, OP_FORK, OP_DONTNEED, OP_TO_DEV,
 	OP_TO_DEV, OP_TO_SYS, OP_DEV_READ, OP_EVICT, OP_REOPEN, OP_KILL,
 };
@@ -70,10 +71,10 @@ struct shared {
 /* One worker's view: what each unit of its mapping must hold. */
 struct worker {
 	int id;
-	bool private;
+	bool mirror;		/* device memory: its files are mirrors */
 	unsigned long unit;	/* PG, or HP with align=2M */
 	int nunits;
-	int fd;			/* the device file (a mirror for private) */
+	int fd;			/* the device file (a mirror for private, coherent) */
 	char *map;		/* nunits units */
 	char *spare;		/* a PROT_NONE hole of the same size, for mremap */
 	char *scratch;		/* a page to read into (O_DIRECT: page-aligned) */
@@ -160,7 +161,7 @@ static void open_map(struct worker *w)
 	w->fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_GE(w->fd, 0);
 	/* A shared mapping of 2 MiB units is 2 MiB aligned (thp_get_unmapped_area). */
-	if (w->private)
+	if (w->mirror)
 		w->map = mmap(NULL, bytes(w), PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	else
@@ -220,7 +221,7 @@ static noreturn void doomed_child(struct worker *w)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	close(w->fd);
-	if (w->private) {
+	if (w->mirror) {
 		/* Its copies of the parent's pages, on the device. */
 		w->fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
 		hmm(w, ZDREF_HMM_MIGRATE_TO_DEV, NULL);
@@ -288,7 +289,7 @@ static void do_op(struct worker *w, enum op op)
 		ASSERT_EQ(waitpid(pid, &status, 0), pid);
 		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		/* A shared mapping sees the child's write; a private one not. */
-		if (!w->private)
+		if (!w->mirror)
 			w->expect[i] = tag;
 		verify_all(w, "after a child");
 		break;
@@ -297,7 +298,7 @@ static void do_op(struct worker *w, enum op op)
 			return;
 		ASSERT_EQ(madvise(u, w->unit, MADV_DONTNEED), 0);
 		/* The file keeps its unit; anonymous memory loses it. */
-		if (w->private)
+		if (w->mirror)
 			w->expect[i] = 0;
 		ASSERT_TRUE(holds(w, u, w->expect[i], "after MADV_DONTNEED", i));
 		break;
@@ -457,12 +458,12 @@ static void do_op(struct worker *w, enum op op)
 
 static noreturn void worker_run(struct worker *w, double seconds)
 {
-	const enum op *ops = w->private ? private_ops : file_ops;
-	size_t nops = w->private ? ZT_COUNT(private_ops) : ZT_COUNT(file_ops);
+	const enum op *ops = w->mirror ? mirror_ops : file_ops;
+	size_t nops = w->mirror ? ZT_COUNT(mirror_ops) : ZT_COUNT(file_ops);
 	struct timespec t0, t;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	w->ramdisk = w->private ? -1 : open(ZDREF_RAMDISK, O_RDWR | O_DIRECT | O_CLOEXEC);
+	w->ramdisk = w->mirror ? -1 : open(ZDREF_RAMDISK, O_RDWR | O_DIRECT | O_CLOEXEC);
 	w->spare = hole(bytes(w), w->unit);
 	w->scratch = mmap(NULL, PG, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -487,6 +488,7 @@ static const struct stress_case cases[] = {
 	{ "stress_fsdax", "fsdax", false },
 	{ "stress_generic", "generic", false },
 	{ "stress_private", "private", false },
+	{ "stress_coherent", "coherent", false },
 	{ "stress_fsdax_2M", "fsdax", true },
 	{ "stress_generic_2M", "generic", true },
 };
@@ -503,6 +505,9 @@ static void case_params(const struct stress_case *c, char *buf, size_t len)
 
 	if (!strcmp(c->type, "private"))
 		snprintf(buf, len, "type=private region=32M");
+	else if (!strcmp(c->type, "coherent"))
+		snprintf(buf, len, "type=coherent region=32M@0x%llx",
+			 (unsigned long long)r.start);
 	else
 		snprintf(buf, len, "type=%s region=%s@0x%llx align=%s", c->type,
 			 c->huge ? "64M" : "32M", (unsigned long long)r.start,
@@ -510,7 +515,8 @@ static void case_params(const struct stress_case *c, char *buf, size_t len)
 }
 
 /*
- * How many cases load here (private and align=2M need what 6.x lacks):
+ * How many cases load here (private, coherent and align=2M need what 6.x
+ * lacks):
  * they share the time.  Before the tests, so that each sees the same.
  */
 static int cases_here(void)
@@ -542,7 +548,7 @@ static void stress(const void *arg)
 {
 	const struct stress_case *c = arg;
 	int nworkers = 2 * sysconf(_SC_NPROCESSORS_ONLN), i, status, bad = 0;
-	bool private = !strcmp(c->type, "private");
+	bool mirror = !strcmp(c->type, "private") || !strcmp(c->type, "coherent");
 	unsigned int seed = base_seed();
 	char params[192], line[1024];
 	uint64_t total = 0;
@@ -559,7 +565,7 @@ static void stress(const void *arg)
 		SKIP("%s: zdref refuses it on this kernel", params);
 	ASSERT_EQ(ret, 0);
 	seconds = (zdref_kconfig("KASAN") ? 180.0 : 60.0) / nr_cases_here;
-	if (!private && !zdref_ramdisk())
+	if (!mirror && !zdref_ramdisk())
 		zt_diag("no %s (brd): no O_DIRECT in the mix", ZDREF_RAMDISK);
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
@@ -573,7 +579,7 @@ static void stress(const void *arg)
 		ASSERT_GE(pid, 0);
 		if (pid == 0) {
 			struct worker w = {
-				.id = i, .private = private,
+				.id = i, .mirror = mirror,
 				.unit = c->huge ? HP : PG,
 				.nunits = c->huge ? NUNITS_HUGE : NUNITS,
 				.seed = seed + i, .sh = sh,
@@ -596,7 +602,7 @@ static void stress(const void *arg)
 			      sh->ops[i] / seconds);
 	}
 	zt_diag("%s: %llu operations,%s", c->name, (unsigned long long)total, line);
-	if (private)
+	if (mirror)
 		zt_diag("%lu migrations to the device met an eviction before their read-back",
 			sh->evicted_under_migration);
 	ASSERT_EQ(bad, 0);
