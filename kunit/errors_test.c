@@ -192,7 +192,7 @@ static void zdref_errors_pool_refuses_count(struct kunit *test)
 
 	kd = zdref_kunit_dev_init(test, *type);
 	zd = kd->zd;
-	if (*type == ZDREF_TYPE_PRIVATE) {
+	if (!zdref_type_info(*type)->physical) {
 		snprintf(spec, sizeof(spec), "%lu", (unsigned long)SZ_2M);
 	} else {
 		zdref_kunit_require_region(test, SZ_2M, &start);

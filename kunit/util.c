@@ -23,8 +23,9 @@ module_param(region, charp, 0444);
 MODULE_PARM_DESC(region,
 		 "SIZE@START: reserved memory the suites' own FS_DAX and GENERIC devices may use, inside a memmap=SIZE$START range and apart from zdref0's (2 MiB aligned)");
 
-const enum zdref_type zdref_kunit_all_types[3] = {
+const enum zdref_type zdref_kunit_all_types[4] = {
 	ZDREF_TYPE_FSDAX, ZDREF_TYPE_GENERIC, ZDREF_TYPE_PRIVATE,
+	ZDREF_TYPE_COHERENT,
 };
 
 /* The types whose pages the CPU maps and zdref hands out today. */
@@ -102,17 +103,21 @@ static unsigned long zdref_kunit_unit(struct zdref_dev *zd, struct page *page)
  * @test: the test
  * @type: its device's type
  *
- * These cases read pages through the kernel's mapping and watch a page go
- * busy when its file lets go.  A device-private page has no kernel mapping
- * (its data lives in a system page) and never goes busy: it returns to the
- * pool from its free callback.  The guest selftests zdref_hmm_test and the
- * kernel's hmm-tests (scripts/hmm-tests) cover device-private pages.
+ * These cases read pages through the kernel's mapping.  A device-private
+ * page has none (its data lives in a system page): the guest selftests
+ * zdref_hmm_test and the kernel's hmm-tests (scripts/hmm-tests) cover
+ * device-private pages.  A device-coherent page has one, and is handed
+ * out where the kernel has device memory migration.
  */
 void zdref_kunit_skip_private_pages(struct kunit *test, enum zdref_type type)
 {
 	if (type == ZDREF_TYPE_PRIVATE)
 		kunit_skip(test, "%s: zdref_hmm_test and hmm-tests cover them",
 			   "device-private pages have no kernel mapping, no busy state");
+	/* Registered, as the module never does here, but never handed out. */
+	if (type == ZDREF_TYPE_COHERENT && !zdref_coherent_offered())
+		kunit_skip(test, "type=coherent: %s",
+			   "this kernel has no device memory migration for zdref");
 }
 
 static bool zdref_kunit_whole(struct zdref_dev *zd)
@@ -331,8 +336,8 @@ struct zdref_kunit_dev *zdref_kunit_dev_init(struct kunit *test,
  * @flags: ZDREF_KUNIT_CHARDEV for a /dev/zdrefN as well
  *
  * Made by zdref_dev_create(), as the module makes its own.  FS_DAX and
- * GENERIC devices sit at the start of zdref_kunit.ko's region=,
- * device-private ones on a free physical range.  Torn down when the test
+ * GENERIC and COHERENT devices sit at the start of zdref_kunit.ko's
+ * region=, device-private ones on a free physical range.  Torn down when the test
  * ends.
  *
  * Return: the device; the test aborts if it cannot have one.

@@ -112,7 +112,7 @@ u32 zdref_kunit_gen(struct zdref_dev *zd, struct page *page);
 void zdref_kunit_skip_private_pages(struct kunit *test, enum zdref_type type);
 
 /* The types a test runs for, as KUnit parameters. */
-extern const enum zdref_type zdref_kunit_all_types[3];
+extern const enum zdref_type zdref_kunit_all_types[4];
 extern const enum zdref_type zdref_kunit_mappable_types[2];
 void zdref_kunit_type_desc(const enum zdref_type *type, char *desc);
 

@@ -167,8 +167,10 @@ static void devices_of_many_types(const void *arg)
 	ASSERT_EQ(zdref_unload(), 0);
 	zdref_check_gone(1);
 	if (!type_supported("private") || !type_supported("coherent"))
-		SKIP("checked fsdax,generic; this kernel has no device memory (private_unsupported, coherent_unsupported say why)");
-	ASSERT_EQ(zdref_load("devices=4 type=private,private,coherent,coherent region=128M,128M,%lluM@0x%llx,%lluM@0x%llx",
+		SKIP("checked fsdax,generic; %s",
+		     "no device memory here (private_unsupported, coherent_unsupported say why)");
+	ASSERT_EQ(zdref_load("devices=4 type=%s region=128M,128M,%lluM@0x%llx,%lluM@0x%llx",
+			     "private,private,coherent,coherent",
 			     half >> 20, a, half >> 20, b), 0);
 	check_device(0, "private", 128 << 8);
 	check_device(1, "private", 128 << 8);
