@@ -134,7 +134,7 @@ static void *mirror_buf(unsigned long npages)
 	return b;
 }
 
-/* Migrate @p to device 0; it must all be there, data intact. */
+/* Migrate @p to the device of @fd; it must all be there, data intact. */
 static void to_device(int fd, int *p, unsigned long npages, int seed)
 {
 	struct zdref_hmm_cmd c;
@@ -144,6 +144,22 @@ static void to_device(int fd, int *p, unsigned long npages, int seed)
 	ASSERT_EQ_U(c.cpages, npages);
 	check_pattern(b, npages, seed);
 	free(b);
+}
+
+/*
+ * Load @load's devices, open device 0 and move NPAGES of anonymous memory
+ * with pattern @seed to it: the start of most cases.
+ */
+static int *pages_on_device(void (*load)(void), int *fd, int seed)
+{
+	int *p;
+
+	load();
+	*fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(*fd, 0);
+	p = map_pattern(NPAGES, seed);
+	to_device(*fd, p, NPAGES, seed);
+	return p;
 }
 
 static void check_snapshot(int fd, void *p, unsigned long npages, uint8_t want)
@@ -164,11 +180,7 @@ static void migrate_both_ways(const void *arg)
 	struct zdref_hmm_cmd c;
 	int fd, *p;
 
-	load_private();
-	fd = open(ZDREF_DEV, O_RDWR);
-	ASSERT_GE(fd, 0);
-	p = map_pattern(NPAGES, 7);
-	to_device(fd, p, NPAGES, 7);
+	p = pages_on_device(load_private, &fd, 7);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - NPAGES);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_dev"), NPAGES);
 	check_snapshot(fd, p, NPAGES, ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL |
@@ -223,11 +235,7 @@ static void cpu_fault_back(const void *arg)
 {
 	int fd, *p;
 
-	load_private();
-	fd = open(ZDREF_DEV, O_RDWR);
-	ASSERT_GE(fd, 0);
-	p = map_pattern(NPAGES, 11);
-	to_device(fd, p, NPAGES, 11);
+	p = pages_on_device(load_private, &fd, 11);
 	check_pattern(p, NPAGES, 11);	/* reads: one fault per page */
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), NPAGES);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), NPAGES);
@@ -252,11 +260,7 @@ static void fork_after_migration(const void *arg)
 	int fd, *p, status;
 	pid_t pid;
 
-	load_private();
-	fd = open(ZDREF_DEV, O_RDWR);
-	ASSERT_GE(fd, 0);
-	p = map_pattern(NPAGES, 23);
-	to_device(fd, p, NPAGES, 23);
+	p = pages_on_device(load_private, &fd, 23);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -285,11 +289,7 @@ static void munmap_on_device(const void *arg)
 {
 	int fd, *p;
 
-	load_private();
-	fd = open(ZDREF_DEV, O_RDWR);
-	ASSERT_GE(fd, 0);
-	p = map_pattern(NPAGES, 31);
-	to_device(fd, p, NPAGES, 31);
+	p = pages_on_device(load_private, &fd, 31);
 	ASSERT_EQ(munmap(p, NPAGES * PG), 0);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), 0);
@@ -340,9 +340,7 @@ static void exit_on_device(const void *arg)
 /* RELEASE evicts every page of the device, whoever maps it. */
 static void release_evicts(const void *arg)
 {
-	struct zdref_hmm_cmd c;
 	int fd, fd1, *p, *q;
-	void *b;
 
 	load_private();
 	fd = open(ZDREF_DEV, O_RDWR);
@@ -352,10 +350,7 @@ static void release_evicts(const void *arg)
 	p = map_pattern(NPAGES, 53);
 	q = map_pattern(NPAGES, 59);
 	to_device(fd, p, NPAGES, 53);
-	b = mirror_buf(NPAGES);
-	ASSERT_EQ(hmm_cmd(fd1, ZDREF_HMM_MIGRATE_TO_DEV, q, b, NPAGES, &c), 0);
-	ASSERT_EQ_U(c.cpages, NPAGES);
-	free(b);
+	to_device(fd1, q, NPAGES, 59);
 	/* Device 1's pages are remote to device 0: not visible to it. */
 	check_snapshot(fd, q, NPAGES, ZDREF_HMM_PROT_NONE);
 	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_RELEASE, p, NULL, 0, NULL), 0);
@@ -573,11 +568,7 @@ static void coherent_in_place(const void *arg)
 	struct zdref_hmm_cmd c;
 	int fd, *p, *b;
 
-	load_coherent();
-	fd = open(ZDREF_DEV, O_RDWR);
-	ASSERT_GE(fd, 0);
-	p = map_pattern(NPAGES, 71);
-	to_device(fd, p, NPAGES, 71);
+	p = pages_on_device(load_coherent, &fd, 71);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - NPAGES);
 	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_dev"), NPAGES);
 	check_snapshot(fd, p, NPAGES, COHERENT_LOCAL);
@@ -613,11 +604,7 @@ static void coherent_fork_cow(const void *arg)
 	int fd, *p, status;
 	pid_t pid;
 
-	load_coherent();
-	fd = open(ZDREF_DEV, O_RDWR);
-	ASSERT_GE(fd, 0);
-	p = map_pattern(NPAGES, 73);
-	to_device(fd, p, NPAGES, 73);
+	p = pages_on_device(load_coherent, &fd, 73);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -654,11 +641,7 @@ static void coherent_longterm_pin(const void *arg)
 	struct iovec iov;
 	int fd, *p, ring;
 
-	load_coherent();
-	fd = open(ZDREF_DEV, O_RDWR);
-	ASSERT_GE(fd, 0);
-	p = map_pattern(NPAGES, 79);
-	to_device(fd, p, NPAGES, 79);
+	p = pages_on_device(load_coherent, &fd, 79);
 	ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (ring < 0)
 		SKIP("io_uring_setup: %s", strerror(errno));
@@ -685,9 +668,7 @@ static void coherent_longterm_pin(const void *arg)
  */
 static void coherent_remote_release(const void *arg)
 {
-	struct zdref_hmm_cmd c;
 	int fd, fd1, *p, *q;
-	void *b;
 
 	load_coherent();
 	fd = open(ZDREF_DEV, O_RDWR);
@@ -697,10 +678,7 @@ static void coherent_remote_release(const void *arg)
 	p = map_pattern(NPAGES, 83);
 	q = map_pattern(NPAGES, 89);
 	to_device(fd, p, NPAGES, 83);
-	b = mirror_buf(NPAGES);
-	ASSERT_EQ(hmm_cmd(fd1, ZDREF_HMM_MIGRATE_TO_DEV, q, b, NPAGES, &c), 0);
-	ASSERT_EQ_U(c.cpages, NPAGES);
-	free(b);
+	to_device(fd1, q, NPAGES, 89);
 	check_snapshot(fd, q, NPAGES, ZDREF_HMM_PROT_DEV_COHERENT_REMOTE |
 		       ZDREF_HMM_PROT_WRITE);
 	check_snapshot(fd1, q, NPAGES, COHERENT_LOCAL);

@@ -99,41 +99,30 @@ static void load_unload_private_free_range(const void *arg)
 	}
 }
 
-static void private_unsupported(const void *arg)
+/*
+ * Where the kernel cannot have a type, its load is refused with
+ * EOPNOTSUPP and a line saying why: no DEVICE_PRIVATE, or no device
+ * memory migration exported to modules.
+ */
+static void unsupported(const void *arg)
 {
 	struct zdref_range r = zdref_reserved_range();
-	const char *log;
+	const char *type = arg, *log;
+	char want[128];
 	int kmsg;
 
-	if (type_supported("private"))
-		SKIP("zdref loads type=private on this kernel");
+	if (type_supported(type))
+		SKIP("zdref loads type=%s on this kernel", type);
+	snprintf(want, sizeof(want), "type=%s needs %s", type,
+		 strcmp(type, "private") || zdref_kconfig("DEVICE_PRIVATE") ?
+		 "device memory migration" :
+		 "a kernel built with CONFIG_DEVICE_PRIVATE=y");
 	kmsg = zdref_kmsg_open();
-	ASSERT_ERRNO(zdref_load("region=%llu@0x%llx type=private",
+	ASSERT_ERRNO(zdref_load("region=%llu@0x%llx type=%s",
 				(unsigned long long)r.size,
-				(unsigned long long)r.start), EOPNOTSUPP);
+				(unsigned long long)r.start, type), EOPNOTSUPP);
 	log = zdref_kmsg_read(kmsg);
-	/* No DEVICE_PRIVATE, or no migration API exported to modules. */
-	ASSERT_TRUE(strstr(log, zdref_kconfig("DEVICE_PRIVATE") ?
-			   "type=private needs device memory migration" :
-			   "needs a kernel built with CONFIG_DEVICE_PRIVATE=y"));
-	zdref_check_gone(1);
-}
-
-/* Where zdref cannot migrate, coherent memory is refused, and says why. */
-static void coherent_unsupported(const void *arg)
-{
-	struct zdref_range r = zdref_reserved_range();
-	const char *log;
-	int kmsg;
-
-	if (type_supported("coherent"))
-		SKIP("zdref loads type=coherent on this kernel");
-	kmsg = zdref_kmsg_open();
-	ASSERT_ERRNO(zdref_load("region=%llu@0x%llx type=coherent",
-				(unsigned long long)r.size,
-				(unsigned long long)r.start), EOPNOTSUPP);
-	log = zdref_kmsg_read(kmsg);
-	ASSERT_TRUE(strstr(log, "type=coherent needs"));
+	ASSERT_TRUE(strstr(log, want));
 	zdref_check_gone(1);
 }
 
@@ -664,8 +653,8 @@ static const struct zt_test tests[] = {
 	ZT_NAMED("load_unload_20x_private", load_unload, "private"),
 	ZT_NAMED("load_unload_20x_coherent", load_unload, "coherent"),
 	ZT(load_unload_private_free_range, NULL),
-	ZT(private_unsupported, NULL),
-	ZT(coherent_unsupported, NULL),
+	ZT_NAMED("private_unsupported", unsupported, "private"),
+	ZT_NAMED("coherent_unsupported", unsupported, "coherent"),
 	ZT(devices_of_many_types, NULL),
 	ZT(unload_while_open, NULL),
 	ZT(open_while_loading, NULL),
