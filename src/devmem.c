@@ -312,9 +312,10 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
 		 * A page being handed out: migrate_device_range() took its
 		 * lock in the moment between zone_device_page_init()'s count
 		 * of 1 and its lock_page(), before zdref_devmem_alloc() could
-		 * store the backing page.  The store waits for this lock, so
-		 * under it the field is stable; a page without one holds no
-		 * data yet, and stays (no destination: restored).
+		 * store its data page (its backing page, or itself).  The
+		 * store waits for this lock, so under it the field is stable;
+		 * a page without one holds no data yet, and stays (no
+		 * destination: restored).
 		 */
 		if (!spage->zone_device_data)
 			continue;

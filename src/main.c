@@ -32,7 +32,7 @@ MODULE_PARM_DESC(align,
 static unsigned int devices = 1;
 module_param(devices, uint, 0444);
 MODULE_PARM_DESC(devices,
-		 "number of devices, /dev/zdref0 on (default 1, at most 4), e.g. hmm-tests' four: devices=4 type=private,private,coherent,coherent region=512M,512M,256M@0x100000000,256M@0x110000000");
+		 "number of devices, /dev/zdref0 on (default 1, at most 4), e.g. hmm-tests' four: devices=4 type=private,private,coherent,coherent region=512M,512M,512M@0x100000000,512M@0x120000000");
 
 static struct zdref_params zdref_params[ZDREF_DEVICES_MAX];
 static struct zdref_dev *zdref_devs[ZDREF_DEVICES_MAX];

@@ -8,9 +8,9 @@
  * its own (the "device page table") that maps user virtual page numbers
  * to the page holding each page's data: a page of system RAM, the
  * backing page of a device-private page, or a device-coherent page
- * itself (devmem.c).  The
- * user ABI is that of the kernel's HMM test device (uapi/zdref.h), so
- * that tools/testing/selftests/mm/hmm-tests runs against zdref.
+ * itself (devmem.c).  The user ABI is that of the kernel's HMM test
+ * device (uapi/zdref.h), so that tools/testing/selftests/mm/hmm-tests
+ * runs against zdref.
  *
  * Like a device's page table, the table is kept coherent by an interval
  * notifier on the whole address space, which drops entries whenever the
@@ -488,11 +488,7 @@ static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *arg
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		/*
-		 * Full device memory leaves the page where it is; so does
-		 * MIGRATE_VMA_SELECT_SYSTEM for a page in another device's
-		 * coherent memory (never selected).
-		 */
+		/* Full device memory leaves the page where it is. */
 		dpage = zdref_devmem_alloc(m->zd);
 		if (!dpage)
 			continue;
