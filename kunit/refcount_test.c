@@ -71,7 +71,7 @@ static void zdref_refcount_hand_out(struct kunit *test)
 	u32 gen;
 	void *p;
 
-	zdref_kunit_skip_private_pages(test, *type);
+	zdref_kunit_skip_no_hand_out(test, *type);
 	kd = zdref_kunit_dev_add(test, *type, ZDREF_REFCOUNT_SIZE, 0);
 	zd = kd->zd;
 
@@ -114,7 +114,7 @@ static void zdref_refcount_get_put(struct kunit *test)
 	int i, raw_idle;
 	u32 gen;
 
-	zdref_kunit_skip_private_pages(test, *type);
+	zdref_kunit_skip_no_hand_out(test, *type);
 	kd = zdref_kunit_dev_add(test, *type, ZDREF_REFCOUNT_SIZE, 0);
 	zd = kd->zd;
 	raw_idle = zd->model.idle;
@@ -161,7 +161,7 @@ static void zdref_refcount_last_put_elsewhere(struct kunit *test)
 	struct page *page;
 	u32 gen;
 
-	zdref_kunit_skip_private_pages(test, *type);
+	zdref_kunit_skip_no_hand_out(test, *type);
 	kd = zdref_kunit_dev_add(test, *type, ZDREF_REFCOUNT_SIZE, 0);
 	zd = kd->zd;
 

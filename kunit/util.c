@@ -99,9 +99,9 @@ static unsigned long zdref_kunit_unit(struct zdref_dev *zd, struct page *page)
 }
 
 /**
- * zdref_kunit_skip_private_pages() - skip a test that hands out pages
+ * zdref_kunit_skip_no_hand_out() - skip a test that hands out pages
  * @test: the test
- * @type: its device's type
+ * @type: its device's type, skipped if its pages are not handed out here
  *
  * These cases read pages through the kernel's mapping.  A device-private
  * page has none (its data lives in a system page): the guest selftests
@@ -109,7 +109,7 @@ static unsigned long zdref_kunit_unit(struct zdref_dev *zd, struct page *page)
  * device-private pages.  A device-coherent page has one, and is handed
  * out where the kernel has device memory migration.
  */
-void zdref_kunit_skip_private_pages(struct kunit *test, enum zdref_type type)
+void zdref_kunit_skip_no_hand_out(struct kunit *test, enum zdref_type type)
 {
 	if (type == ZDREF_TYPE_PRIVATE)
 		kunit_skip(test, "%s: zdref_hmm_test and hmm-tests cover them",
@@ -335,10 +335,10 @@ struct zdref_kunit_dev *zdref_kunit_dev_init(struct kunit *test,
  * @size: its size, a multiple of 2 MiB
  * @flags: ZDREF_KUNIT_CHARDEV for a /dev/zdrefN as well
  *
- * Made by zdref_dev_create(), as the module makes its own.  FS_DAX and
+ * Made by zdref_dev_create(), as the module makes its own.  FS_DAX,
  * GENERIC and COHERENT devices sit at the start of zdref_kunit.ko's
- * region=, device-private ones on a free physical range.  Torn down when the test
- * ends.
+ * region=, device-private ones on a free physical range.  Torn down when
+ * the test ends.
  *
  * Return: the device; the test aborts if it cannot have one.
  */

@@ -109,7 +109,7 @@ u64 zdref_kunit_pages_free(struct zdref_dev *zd);
 u64 zdref_kunit_pages_busy(struct zdref_dev *zd);
 u8 zdref_kunit_state(struct zdref_dev *zd, struct page *page);
 u32 zdref_kunit_gen(struct zdref_dev *zd, struct page *page);
-void zdref_kunit_skip_private_pages(struct kunit *test, enum zdref_type type);
+void zdref_kunit_skip_no_hand_out(struct kunit *test, enum zdref_type type);
 
 /* The types a test runs for, as KUnit parameters. */
 extern const enum zdref_type zdref_kunit_all_types[4];

@@ -74,6 +74,17 @@ zdref_kernel() {
 	K_KDIR_HOST=$K_SYSROOT$K_KDIR
 }
 
+# zdref_probed NAME...: did every probe NAME (probes/NAME.c, upper case
+# here) find its feature in the kernel last named by zdref_kernel?  Read
+# from the answers of its build (scripts/build-matrix).
+zdref_probed() {
+	local name
+	for name; do
+		grep -q "^#define ZDREF_HAVE_$name 1\$" \
+			"$ZDREF_TOP/build/$K_NAME/generated/zdref_config.h" || return 1
+	done
+}
+
 # The Debian mirror the host already uses, so that added suites and the
 # build roots come from the same place.
 zdref_debian_mirror() {

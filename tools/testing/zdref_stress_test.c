@@ -505,9 +505,6 @@ static void case_params(const struct stress_case *c, char *buf, size_t len)
 
 	if (!strcmp(c->type, "private"))
 		snprintf(buf, len, "type=private region=32M");
-	else if (!strcmp(c->type, "coherent"))
-		snprintf(buf, len, "type=coherent region=32M@0x%llx",
-			 (unsigned long long)r.start);
 	else
 		snprintf(buf, len, "type=%s region=%s@0x%llx align=%s", c->type,
 			 c->huge ? "64M" : "32M", (unsigned long long)r.start,
