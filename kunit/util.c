@@ -182,7 +182,7 @@ bool zdref_kunit_wait_freed(struct zdref_kunit_dev *kd, struct page *page,
  */
 struct page *zdref_kunit_alloc(struct zdref_kunit_dev *kd)
 {
-	struct page *page = zdref_page_alloc(kd->zd);
+	struct page *page = zdref_page_alloc(kd->zd, 0);
 
 	if (page)
 		set_bit(zdref_kunit_unit(kd->zd, page), kd->held);
@@ -328,6 +328,38 @@ struct zdref_kunit_dev *zdref_kunit_dev_init(struct kunit *test,
 	return kd;
 }
 
+/* A working device of a test, of @params but its region. */
+static struct zdref_kunit_dev *zdref_kunit_dev_make(struct kunit *test,
+						    struct zdref_params *params,
+						    u64 size, unsigned int flags)
+{
+	struct zdref_kunit_dev *kd = zdref_kunit_dev_new(test, params->type);
+	enum zdref_type type = params->type;
+	struct zdref_dev *zd;
+	u64 start;
+
+	params->region = kd->spec;
+	if (!zdref_type_info(type)->physical) {
+		snprintf(kd->spec, sizeof(kd->spec), "%llu", size);
+	} else {
+		zdref_kunit_require_region(test, size, &start);
+		snprintf(kd->spec, sizeof(kd->spec), "%llu@0x%llx", size, start);
+	}
+	zd = zdref_dev_create(params, ZDREF_KUNIT_ID);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, zd, "region=%s", kd->spec);
+	kd->zd = zd;
+	kd->created = true;
+	kd->pooled = true;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, zdref_kunit_dev_teardown, kd), 0);
+	kd->held = bitmap_zalloc(zdref_pages_total(zd) >> zd->order, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, kd->held);
+	if (flags & ZDREF_KUNIT_CHARDEV) {
+		KUNIT_ASSERT_EQ(test, zdref_chardev_add(zd), 0);
+		kd->chardev = true;
+	}
+	return kd;
+}
+
 /**
  * zdref_kunit_dev_add() - a working device of a test
  * @test: the test
@@ -346,30 +378,31 @@ struct zdref_kunit_dev *zdref_kunit_dev_add(struct kunit *test,
 					    enum zdref_type type, u64 size,
 					    unsigned int flags)
 {
-	struct zdref_kunit_dev *kd = zdref_kunit_dev_new(test, type);
-	struct zdref_params params = { .type = type, .region = kd->spec };
-	struct zdref_dev *zd;
-	u64 start;
+	struct zdref_params params = { .type = type };
 
-	if (!zdref_type_info(type)->physical) {
-		snprintf(kd->spec, sizeof(kd->spec), "%llu", size);
-	} else {
-		zdref_kunit_require_region(test, size, &start);
-		snprintf(kd->spec, sizeof(kd->spec), "%llu@0x%llx", size, start);
-	}
-	zd = zdref_dev_create(&params, ZDREF_KUNIT_ID);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, zd, "region=%s", kd->spec);
-	kd->zd = zd;
-	kd->created = true;
-	kd->pooled = true;
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, zdref_kunit_dev_teardown, kd), 0);
-	kd->held = bitmap_zalloc(zdref_pages_total(zd) >> zd->order, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, kd->held);
-	if (flags & ZDREF_KUNIT_CHARDEV) {
-		KUNIT_ASSERT_EQ(test, zdref_chardev_add(zd), 0);
-		kd->chardev = true;
-	}
-	return kd;
+	return zdref_kunit_dev_make(test, &params, size, flags);
+}
+
+/**
+ * zdref_kunit_dev_add_poison() - a working poison=1 device of a test
+ * @test: the test
+ * @type: the type of its pages
+ * @size: its size, a multiple of 2 MiB
+ * @quarantine: its quarantine=
+ *
+ * As zdref_kunit_dev_add(), with no /dev/zdrefN.
+ *
+ * Return: the device; the test aborts if it cannot have one.
+ */
+struct zdref_kunit_dev *zdref_kunit_dev_add_poison(struct kunit *test,
+						   enum zdref_type type, u64 size,
+						   unsigned int quarantine)
+{
+	struct zdref_params params = {
+		.type = type, .poison = true, .quarantine = quarantine,
+	};
+
+	return zdref_kunit_dev_make(test, &params, size, 0);
 }
 
 static int __init zdref_kunit_init(void)
@@ -387,9 +420,9 @@ module_init(zdref_kunit_init);
 module_exit(zdref_kunit_exit);
 
 kunit_test_suites(&zdref_refcount_suite, &zdref_pool_suite,
-		  &zdref_fault_suite, &zdref_errors_suite);
+		  &zdref_fault_suite, &zdref_errors_suite, &zdref_poison_suite);
 
-MODULE_DESCRIPTION("KUnit suites of zdref: reference model, pool, faults, error paths");
+MODULE_DESCRIPTION("KUnit suites of zdref: reference model, pool, faults, error paths, poison");
 MODULE_AUTHOR("The zdref developers");
 MODULE_LICENSE("GPL");
 ZDREF_IMPORT_NS_KUNIT;

@@ -186,6 +186,29 @@ static ssize_t cpu_faults_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(cpu_faults);
 
+/* poison=1: 1 if the device poisons its free units; 0 otherwise. */
+static ssize_t poison_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%d\n", !!zdref_from_dev(dev)->poison);
+}
+static DEVICE_ATTR_RO(poison);
+
+static ssize_t quarantine_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", zdref_poison_quarantine(zdref_from_dev(dev)));
+}
+static DEVICE_ATTR_RO(quarantine);
+
+/* Units found written to while free; always 0 without poison=1. */
+static ssize_t poison_errors_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->poison_errors);
+}
+static DEVICE_ATTR_RO(poison_errors);
+
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_region_start.attr,
@@ -203,6 +226,9 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_migrated_to_dev.attr,
 	&dev_attr_migrated_to_ram.attr,
 	&dev_attr_cpu_faults.attr,
+	&dev_attr_poison.attr,
+	&dev_attr_quarantine.attr,
+	&dev_attr_poison_errors.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(zdref);

@@ -67,7 +67,8 @@ struct zdref_dev *zdref_dev_alloc(const struct zdref_params *params, int id)
 EXPORT_SYMBOL_IF_KUNIT(zdref_dev_alloc);
 
 /**
- * zdref_dev_create() - bring up a device: its range, pagemap and pool
+ * zdref_dev_create() - bring up a device: its range, pagemap and pool,
+ * with its debugfs view
  * @params: what it is made of
  * @id: N of its /dev/zdrefN, which the caller adds (zdref_chardev_add())
  *
@@ -93,8 +94,14 @@ struct zdref_dev *zdref_dev_create(const struct zdref_params *params, int id)
 	ret = zdref_pool_init(zd);
 	if (ret)
 		goto err_pagemap;
+	ret = zdref_poison_init(zd, params);
+	if (ret)
+		goto err_pool;
+	zdref_debugfs_add(zd);
 	return zd;
 
+err_pool:
+	zdref_pool_exit(zd);
 err_pagemap:
 	zdref_pagemap_remove(zd);
 err_region:
@@ -113,6 +120,8 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_dev_create);
  */
 void zdref_dev_destroy(struct zdref_dev *zd)
 {
+	zdref_debugfs_remove(zd);
+	zdref_poison_exit(zd);
 	zdref_pool_exit(zd);
 	zdref_pagemap_remove(zd);
 	zdref_region_release(zd);

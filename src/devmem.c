@@ -38,6 +38,7 @@
 
 #include <zdref/compat.h>
 #include "private.h"
+#include "trace.h"
 
 #if ZDREF_HAVE_HMM_MIRROR
 
@@ -55,6 +56,7 @@ static unsigned long zdref_devmem_select(struct zdref_dev *zd)
 /**
  * zdref_devmem_alloc() - take a device page out of the pool
  * @zd: a device-private or device-coherent device
+ * @addr: the user address whose data it is for
  *
  * The page's contents (zdref_devmem_data()) are not cleared: callers copy
  * into them or clear them.
@@ -62,7 +64,7 @@ static unsigned long zdref_devmem_select(struct zdref_dev *zd)
  * Return: the page, locked, at refcount 1, or NULL when the device's
  * memory or system memory is exhausted.
  */
-struct page *zdref_devmem_alloc(struct zdref_dev *zd)
+struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr)
 {
 	struct page *backing = NULL, *page;
 
@@ -72,7 +74,7 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd)
 		if (!backing)
 			return NULL;
 	}
-	page = zdref_pool_take(zd);
+	page = zdref_pool_take(zd, addr);
 	if (!page) {
 		if (backing)
 			__free_page(backing);
@@ -89,6 +91,7 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd)
 	/* zone_device_data is stored under the page lock: see eviction. */
 	zone_device_page_init(page, &zd->pgmap, 0);
 	page->zone_device_data = backing ?: page;
+	trace_zdref_hand_out(zd, page_to_pfn(page), addr, page_ref_count(page));
 	return page;
 }
 
@@ -97,9 +100,9 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd)
  * page handed out to the mirror's users or the KUnit suites is a
  * zone_device_page_init()'ed page, its contents zeroed.
  */
-static struct page *zdref_devmem_hand_out(struct zdref_dev *zd)
+static struct page *zdref_devmem_hand_out(struct zdref_dev *zd, u64 index)
 {
-	struct page *page = zdref_devmem_alloc(zd);
+	struct page *page = zdref_devmem_alloc(zd, index);
 
 	if (page) {
 		clear_highpage(page->zone_device_data);
@@ -135,7 +138,7 @@ static void zdref_devmem_free(struct zdref_dev *zd, struct page *page,
 	/* Mirror entries hold their own references: see mirror.c. */
 	if (backing && backing != page)
 		put_page(backing);
-	zdref_pool_return(zd, zp);
+	zdref_pool_return(zd, zp, ZDREF_FREED_BY_CALLBACK);
 	/* Taken by zdref_devmem_alloc(): see there. */
 	module_put(THIS_MODULE);
 }
@@ -146,6 +149,25 @@ const struct zdref_page_ops zdref_devmem_ops = {
 	.put		= zdref_devmem_put,
 	.freed		= zdref_devmem_free,
 };
+
+/**
+ * zdref_devmem_moved_in() - count pages a mirror moved into the device
+ * @zd: the device
+ * @pages: how many
+ */
+void zdref_devmem_moved_in(struct zdref_dev *zd, unsigned long pages)
+{
+	atomic64_add(pages, &zd->migrated_to_dev);
+	trace_zdref_migrate(zd, true, pages, ZDREF_MIGRATE_IOCTL);
+}
+
+/* Count pages moved back to system RAM. */
+static void zdref_devmem_moved_out(struct zdref_dev *zd, unsigned long pages,
+				   enum zdref_migrate_reason why)
+{
+	atomic64_add(pages, &zd->migrated_to_ram);
+	trace_zdref_migrate(zd, false, pages, why);
+}
 
 /**
  * zdref_devmem_data() - the page that holds a device page's data
@@ -229,6 +251,7 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
  * @start: page-aligned start, inside @vma
  * @end: page-aligned end, inside @vma
  * @fault_page: the page of a CPU fault, locked, or NULL
+ * @why: ZDREF_MIGRATE_CPU_FAULT with @fault_page, else ZDREF_MIGRATE_IOCTL
  * @moved: out: pages moved
  *
  * Return: 0, the error of migrate_vma_setup(), or -ENOMEM if a page that
@@ -236,7 +259,8 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
  */
 int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 			unsigned long start, unsigned long end,
-			struct page *fault_page, unsigned long *moved)
+			struct page *fault_page, enum zdref_migrate_reason why,
+			unsigned long *moved)
 {
 	unsigned long npages = (end - start) >> PAGE_SHIFT, missed;
 	struct migrate_vma args = {
@@ -262,7 +286,7 @@ int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 	migrate_vma_pages(&args);
 	*moved = zdref_migrated(args.src, args.dst, args.npages);
 	migrate_vma_finalize(&args);
-	atomic64_add(*moved, &zd->migrated_to_ram);
+	zdref_devmem_moved_out(zd, *moved, why);
 	ret = missed ? -ENOMEM : 0;
 out:
 	kvfree(args.src);
@@ -286,7 +310,7 @@ vm_fault_t zdref_devmem_migrate_to_ram(struct vm_fault *vmf)
 
 	atomic64_inc(&zd->cpu_faults);
 	ret = zdref_devmem_to_ram(zd, vmf->vma, start, start + PAGE_SIZE,
-				  vmf->page, &moved);
+				  vmf->page, ZDREF_MIGRATE_CPU_FAULT, &moved);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;
 	return ret ? VM_FAULT_SIGBUS : 0;
@@ -361,7 +385,7 @@ int zdref_devmem_evict(struct zdref_dev *zd)
 			moved += zdref_devmem_evict_batch(zd, src, dst, pfn, n);
 			cond_resched();
 		}
-		atomic64_add(moved, &zd->migrated_to_ram);
+		zdref_devmem_moved_out(zd, moved, ZDREF_MIGRATE_EVICT);
 	} while (moved && ++pass < ZDREF_EVICT_PASSES);
 	kfree(src);
 	kfree(dst);

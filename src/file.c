@@ -31,6 +31,7 @@
 
 #include <zdref/compat.h>
 #include "zdref.h"
+#include "trace.h"
 
 /**
  * struct zdref_file - an open file of a zdref device
@@ -139,7 +140,7 @@ static struct page *zdref_file_unit(struct zdref_file *zf, pgoff_t index)
 	/* Past the device's size (mremap can grow a mapping there). */
 	if (index >= zdref_pages_total(zf->zd) >> zf->zd->order)
 		return ERR_PTR(-ENOSPC);
-	page = zdref_page_alloc(zf->zd);
+	page = zdref_page_alloc(zf->zd, (u64)index << (PAGE_SHIFT + zf->zd->order));
 	if (!page) {
 		dev_warn_ratelimited(&zf->zd->dev, "pool exhausted: all %llu pages are in use\n",
 				     zdref_pages_total(zf->zd));
@@ -188,6 +189,8 @@ static vm_fault_t zdref_fault(struct vm_fault *vmf)
 	ret = err && err != -EBUSY ? vmf_error(err) : VM_FAULT_NOPAGE;
 out:
 	up_read(&zf->lock);
+	trace_zdref_fault(zf->zd, vmf->address, IS_ERR(page) ? 0 : page_to_pfn(page),
+			  0, (__force unsigned int)ret);
 	return ret;
 }
 
@@ -233,6 +236,8 @@ static vm_fault_t zdref_huge_fault(struct vm_fault *vmf, unsigned int order)
 		ret = vmf_insert_folio_pmd(vmf, page_folio(head),
 					   vmf->flags & FAULT_FLAG_WRITE);
 	up_read(&zf->lock);
+	trace_zdref_fault(zd, addr, IS_ERR(head) ? 0 : page_to_pfn(head),
+			  zd->order, (__force unsigned int)ret);
 	return ret;
 }
 #else
@@ -380,6 +385,7 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	struct zdref_released *rel;
 	struct zdref_release req;
 	pgoff_t first, last, index;
+	unsigned long waited;
 	struct page *page;
 	u64 n = 0, cap;
 	long ret = 0, left;
@@ -423,6 +429,7 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	for (index = 0; index < n; index++)
 		zdref_page_put(zd, rel[index].page);
 
+	waited = jiffies;
 	left = msecs_to_jiffies(req.timeout_ms);
 	left = wait_event_interruptible_timeout(zd->free_wq,
 						zdref_all_freed(zd, rel, n, &req.busy),
@@ -435,6 +442,8 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	/* Out in pages (4 KiB), whatever the unit. */
 	req.busy <<= zd->order;
 	n <<= zd->order;
+	trace_zdref_release(zd, req.offset, req.length, n, req.busy,
+			    jiffies_to_msecs(jiffies - waited), ret);
 	/* Any opener can time a release out in a loop: rate-limited. */
 	if (ret == -ETIMEDOUT)
 		dev_info_ratelimited(&zd->dev, "release at offset %llu: %llu of %llu pages still referenced after %u ms; they are freed when the last reference drops\n",

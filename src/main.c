@@ -34,6 +34,16 @@ module_param(devices, uint, 0444);
 MODULE_PARM_DESC(devices,
 		 "number of devices, /dev/zdref0 on (default 1, at most 4), e.g. hmm-tests' four: devices=4 type=private,private,coherent,coherent region=512M,512M,512M@0x100000000,512M@0x120000000");
 
+static char *poison = "0";
+module_param(poison, charp, 0444);
+MODULE_PARM_DESC(poison,
+		 "1: catch writes to free pages: freed pages are filled with 0x6b, reused in the order they were freed and checked when handed out again (sysfs poison_errors, tracepoint zdref_poison, a log line); 0 (default); one for every device, or a comma-separated list, one per device; not for type=private");
+
+static unsigned int quarantine;
+module_param(quarantine, uint, 0444);
+MODULE_PARM_DESC(quarantine,
+		 "with poison=1: allocation units, the most recently freed, kept out of use on each poisoned device (default 0: the order of reuse alone)");
+
 static struct zdref_params zdref_params[ZDREF_DEVICES_MAX];
 static struct zdref_dev *zdref_devs[ZDREF_DEVICES_MAX];
 
@@ -119,13 +129,16 @@ static int zdref_split_param(const char *what, char *list, char **items)
 
 /*
  * The module's parameters, once, into what each device is made of.
- * @copies: of type= and region=, which the parsed regions point into,
- * for the caller to kfree() once the devices are up.
+ * @copies: of type=, region= (which the parsed regions point into) and
+ * poison=, for the caller to free (zdref_free_copies()) once the devices
+ * are up.
  */
-static int zdref_parse_params(char *copies[2])
+static int zdref_parse_params(char *copies[3])
 {
 	char *types[ZDREF_DEVICES_MAX], *regions[ZDREF_DEVICES_MAX] = { };
+	char *poisons[ZDREF_DEVICES_MAX];
 	int ret, nregions = 1, id;
+	bool poisoned = false;
 
 	if (devices < 1 || devices > ZDREF_DEVICES_MAX) {
 		pr_err("devices=%u: give 1 to %d\n", devices, ZDREF_DEVICES_MAX);
@@ -133,9 +146,13 @@ static int zdref_parse_params(char *copies[2])
 	}
 	copies[0] = kstrdup(type ?: "", GFP_KERNEL);
 	copies[1] = kstrdup(region ?: "", GFP_KERNEL);
-	if (!copies[0] || !copies[1])
+	copies[2] = kstrdup(poison ?: "", GFP_KERNEL);
+	if (!copies[0] || !copies[1] || !copies[2])
 		return -ENOMEM;
 	ret = zdref_split_param("type", copies[0], types);
+	if (ret < 0)
+		return ret;
+	ret = zdref_split_param("poison", copies[2], poisons);
 	if (ret < 0)
 		return ret;
 	if (region) {
@@ -152,6 +169,11 @@ static int zdref_parse_params(char *copies[2])
 		ret = zdref_parse_align(p);
 		if (ret)
 			return ret;
+		if (kstrtobool(poisons[id], &p->poison)) {
+			pr_err("poison=%s: give 0 or 1 for each device\n", poison);
+			return -EINVAL;
+		}
+		p->quarantine = quarantine;
 		/* One range, given once, is no range for more than one device. */
 		if (devices > 1 && nregions == 1 &&
 		    (zdref_type_info(p->type)->physical ||
@@ -161,13 +183,28 @@ static int zdref_parse_params(char *copies[2])
 			return -EINVAL;
 		}
 		p->region = regions[id];
+		poisoned |= p->poison;
+	}
+	if (quarantine && !poisoned) {
+		pr_err("quarantine=%u keeps freed pages of a poison=1 device out of use: give poison=1 too, or no quarantine=\n",
+		       quarantine);
+		return -EINVAL;
 	}
 	return 0;
 }
 
+/* The copies of zdref_parse_params(). */
+static void zdref_free_copies(char *copies[3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		kfree(copies[i]);
+}
+
 static int __init zdref_init(void)
 {
-	char *copies[2] = { };
+	char *copies[3] = { };
 	struct zdref_dev *zd;
 	int ret, id;
 
@@ -179,6 +216,7 @@ static int __init zdref_init(void)
 	ret = zdref_inode_init();
 	if (ret)
 		goto err_chardev;
+	zdref_debugfs_init();
 	for (id = 0; id < devices; id++) {
 		zd = zdref_dev_create(&zdref_params[id], id);
 		if (IS_ERR(zd)) {
@@ -202,8 +240,7 @@ static int __init zdref_init(void)
 			zd->order ? ", mapped by PMD" : "");
 	}
 	zdref_chardev_publish();
-	kfree(copies[0]);
-	kfree(copies[1]);
+	zdref_free_copies(copies);
 	return 0;
 
 err_nodes:
@@ -214,12 +251,12 @@ err_nodes:
 err_devs:
 	while (id--)
 		zdref_dev_destroy(zdref_devs[id]);
+	zdref_debugfs_exit();
 	zdref_inode_exit();
 err_chardev:
 	zdref_chardev_exit();
 err_buf:
-	kfree(copies[0]);
-	kfree(copies[1]);
+	zdref_free_copies(copies);
 	return ret;
 }
 
@@ -232,6 +269,7 @@ static void __exit zdref_exit(void)
 	id = devices;
 	while (id--)
 		zdref_dev_destroy(zdref_devs[id]);
+	zdref_debugfs_exit();
 	zdref_inode_exit();
 	zdref_chardev_exit();
 }

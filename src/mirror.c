@@ -489,7 +489,7 @@ static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *arg
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		/* Full device memory leaves the page where it is. */
-		dpage = zdref_devmem_alloc(m->zd);
+		dpage = zdref_devmem_alloc(m->zd, args->start + (i << PAGE_SHIFT));
 		if (!dpage)
 			continue;
 		/* No page: a hole or the zero page, zero-filled on the device. */
@@ -584,8 +584,7 @@ static int zdref_mirror_migrate_to_dev(struct zdref_mirror *m,
 				break;
 			zdref_mirror_copy_in(m, &args);
 			migrate_vma_pages(&args);
-			atomic64_add(zdref_mirror_map_moved(m, &args),
-				     &m->zd->migrated_to_dev);
+			zdref_devmem_moved_in(m->zd, zdref_mirror_map_moved(m, &args));
 			migrate_vma_finalize(&args);
 			/*
 			 * A THP that was busy (locked, or referenced so that
@@ -635,7 +634,8 @@ static int zdref_mirror_migrate_to_sys(struct zdref_mirror *m,
 		ret = zdref_mirror_piece(mm, addr, end, &vma, &next);
 		if (ret)
 			break;
-		ret = zdref_devmem_to_ram(m->zd, vma, addr, next, NULL, &moved);
+		ret = zdref_devmem_to_ram(m->zd, vma, addr, next, NULL,
+					  ZDREF_MIGRATE_IOCTL, &moved);
 		cmd->cpages += moved;
 		if (ret)
 			break;

@@ -41,11 +41,24 @@
 
 #include <zdref/compat.h>
 #include "zdref.h"
+#include "trace.h"
+
+/* The pfn of a unit's head page. */
+static unsigned long zdref_unit_pfn(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	return zd->pfn_first + ((zp - zd->pages) << zd->order);
+}
 
 /* The head page of a unit. */
 static struct page *zdref_unit_head(struct zdref_dev *zd, struct zdref_page *zp)
 {
-	return pfn_to_page(zd->pfn_first + ((zp - zd->pages) << zd->order));
+	return pfn_to_page(zdref_unit_pfn(zd, zp));
+}
+
+/* Milliseconds since a unit's last change of state (struct zdref_page). */
+static unsigned int zdref_unit_age_ms(const struct zdref_page *zp)
+{
+	return jiffies_to_msecs((u32)jiffies - zp->since);
 }
 
 /**
@@ -62,18 +75,26 @@ struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page)
 EXPORT_SYMBOL_IF_KUNIT(zdref_unit_of);
 
 /* Back in the pool: the one place a unit is freed. */
-static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp)
+static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp,
+				     enum zdref_freed_by by)
 {
+	unsigned int busy_ms = 0;
+
 	lockdep_assert_held(&zd->lock);
 	if (zp->state == ZDREF_PAGE_BUSY) {
 		list_del(&zp->node);
 		zd->pages_busy -= zdref_unit_pages(zd);
+		busy_ms = zdref_unit_age_ms(zp);
 	}
 	zp->state = ZDREF_PAGE_FREE;
 	zp->gen++;
-	list_add(&zp->node, &zd->free_list);
+	zp->since = jiffies;
+	/* Reused last-freed first, hot in the cache; poison.c's FIFO else. */
+	if (!zdref_poison_queue_locked(zd, zp))
+		list_add(&zp->node, &zd->free_list);
 	zd->pages_free += zdref_unit_pages(zd);
 	atomic64_inc(&zd->frees);
+	trace_zdref_free(zd, zdref_unit_pfn(zd, zp), by, busy_ms);
 }
 
 /**
@@ -81,13 +102,15 @@ static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp
  * the pool
  * @zd: the device
  * @zp: the unit, owned by nobody any more
+ * @by: who saw the last reference drop
  */
-void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp)
+void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp,
+		       enum zdref_freed_by by)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&zd->lock, flags);
-	zdref_pool_return_locked(zd, zp);
+	zdref_pool_return_locked(zd, zp, by);
 	spin_unlock_irqrestore(&zd->lock, flags);
 	wake_up_all(&zd->free_wq);
 }
@@ -98,10 +121,13 @@ static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp)
 	lockdep_assert_held(&zd->lock);
 	zp->state = ZDREF_PAGE_BUSY;
 	zp->kernel_freed = false;
+	zp->since = jiffies;
 	list_add_tail(&zp->node, &zd->busy_list);
 	zd->pages_busy += zdref_unit_pages(zd);
 	/* A pinned page outlives its file: it must keep the module too. */
 	__module_get(THIS_MODULE);
+	trace_zdref_busy(zd, zdref_unit_pfn(zd, zp),
+			 page_ref_count(zdref_unit_head(zd, zp)));
 }
 
 /* Something may be freeable now: scan at once, and often for a while. */
@@ -112,30 +138,61 @@ static void zdref_busy_kick_locked(struct zdref_dev *zd)
 	mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
 }
 
+/* The next unit to hand out, off its list; @checked: poison it held. */
+static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index,
+						 bool *checked)
+{
+	struct zdref_page *zp;
+
+	lockdep_assert_held(&zd->lock);
+	*checked = false;
+	if (zd->poison)
+		zp = zdref_poison_take_locked(zd, checked);
+	else
+		zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
+	if (!zp)
+		return NULL;
+	list_del(&zp->node);
+	zd->pages_free -= zdref_unit_pages(zd);
+	zp->state = ZDREF_PAGE_OWNED;
+	zp->since = jiffies;
+	zp->owner.index = index;
+	zp->owner.tgid = task_tgid_nr(current);
+	return zp;
+}
+
 /**
  * zdref_pool_take() - take a unit out of the pool, its count untouched
  * @zd: the device
+ * @index: for its owner: the file offset (bytes) it is for, or the user
+ *	address of a page that moves to the device
  *
- * For the last-drop rules' @hand_out, which bring the page to life.
+ * For the last-drop rules' @hand_out, which bring the page to life.  May
+ * sleep.
  *
  * Return: the unit's head page, or NULL when the pool is empty.
  */
-struct page *zdref_pool_take(struct zdref_dev *zd)
+struct page *zdref_pool_take(struct zdref_dev *zd, u64 index)
 {
 	struct zdref_page *zp;
 	unsigned long flags;
+	bool checked;
 
 	spin_lock_irqsave(&zd->lock, flags);
-	zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
-	if (zp) {
-		list_del(&zp->node);
-		zd->pages_free -= zdref_unit_pages(zd);
-		zp->state = ZDREF_PAGE_OWNED;
-	}
+	zp = zdref_pool_take_locked(zd, index, &checked);
 	spin_unlock_irqrestore(&zd->lock, flags);
+	/* poison=1: freed units may be on their way back (poison.c). */
+	if (!zp && zd->poison) {
+		zdref_poison_flush(zd);
+		spin_lock_irqsave(&zd->lock, flags);
+		zp = zdref_pool_take_locked(zd, index, &checked);
+		spin_unlock_irqrestore(&zd->lock, flags);
+	}
 	if (!zp)
 		return NULL;
 	atomic64_inc(&zd->allocs);
+	if (zd->poison)
+		zdref_poison_handed_out(zd, zp, zdref_unit_head(zd, zp), checked);
 	return zdref_unit_head(zd, zp);
 }
 
@@ -150,6 +207,7 @@ void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
 			 struct zdref_page *zp)
 {
 	atomic64_inc(&zd->bad_frees);
+	trace_zdref_bad_free(zd, page_to_pfn(page), zp->state);
 	WARN_ONCE(1, "zdref: kernel freed pfn %#lx in state %u\n",
 		  page_to_pfn(page), zp->state);
 }
@@ -158,14 +216,15 @@ void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
  * The rules of the CPU-mapped types (refcount.h): a unit of the pool at
  * its model's idle count is handed out zeroed, with one reference.
  */
-static struct page *zdref_mapped_hand_out(struct zdref_dev *zd)
+static struct page *zdref_mapped_hand_out(struct zdref_dev *zd, u64 index)
 {
-	struct page *page = zdref_pool_take(zd);
+	struct page *page = zdref_pool_take(zd, index);
 	unsigned long i;
 
 	if (!page)
 		return NULL;
 	zdref_ref_hand_out(&zd->model, page);
+	trace_zdref_hand_out(zd, page_to_pfn(page), index, page_ref_count(page));
 	for (i = 0; i < zdref_unit_pages(zd); i++) {
 		clear_highpage(page + i);
 		if (i % 64 == 63)
@@ -183,7 +242,7 @@ static void zdref_watched_put(struct zdref_dev *zd, struct page *page,
 
 	spin_lock_irqsave(&zd->lock, flags);
 	if (zdref_ref_put_watched(&zd->model, page)) {
-		zdref_pool_return_locked(zd, zp);
+		zdref_pool_return_locked(zd, zp, ZDREF_FREED_BY_PUT);
 		freed = true;
 	} else {
 		zdref_page_busy_locked(zd, zp);
@@ -265,13 +324,14 @@ const struct zdref_page_ops zdref_reset_ops = {
 /**
  * zdref_page_alloc() - hand out a zeroed unit of the pool
  * @zd: the device
+ * @index: the file offset (bytes) it is for, as its owner sees it
  *
  * Return: the unit's head page, holding one reference, or NULL when the
  * pool is empty.
  */
-struct page *zdref_page_alloc(struct zdref_dev *zd)
+struct page *zdref_page_alloc(struct zdref_dev *zd, u64 index)
 {
-	return zd->ops->hand_out(zd);
+	return zd->ops->hand_out(zd, index);
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_alloc);
 
@@ -285,6 +345,7 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_page_alloc);
  */
 void zdref_page_put(struct zdref_dev *zd, struct page *page)
 {
+	trace_zdref_file_release(zd, page_to_pfn(page), page_ref_count(page));
 	zd->ops->put(zd, page, zdref_unit_of(zd, page));
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_put);
@@ -327,7 +388,9 @@ static void zdref_busy_scan(struct work_struct *work)
 	while (!list_empty(&todo)) {
 		zp = list_first_entry(&todo, struct zdref_page, node);
 		if (zd->ops->idle(zd, zp)) {
-			zdref_pool_return_locked(zd, zp);
+			zdref_pool_return_locked(zd, zp, zp->kernel_freed ?
+						 ZDREF_FREED_BY_CALLBACK :
+						 ZDREF_FREED_BY_SCAN);
 			/*
 			 * With the free, under the lock: whoever sees the pool
 			 * whole may unload the module at once (its exit waits
@@ -409,6 +472,7 @@ int zdref_pool_init(struct zdref_dev *zd)
 			goto err;
 		}
 		zd->pages[i].state = ZDREF_PAGE_FREE;
+		zd->pages[i].since = jiffies;
 		list_add_tail(&zd->pages[i].node, &zd->free_list);
 	}
 	zd->pages_free = zdref_pages_total(zd);

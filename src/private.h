@@ -65,11 +65,13 @@ static inline int zdref_hmm_range_fault_unlocked(struct hmm_range *range)
 #endif
 
 /* Between devmem.c and mirror.c. */
-struct page *zdref_devmem_alloc(struct zdref_dev *zd);
+struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr);
 struct page *zdref_devmem_data(struct zdref_dev *zd, struct page *page);
+void zdref_devmem_moved_in(struct zdref_dev *zd, unsigned long pages);
 int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 			unsigned long start, unsigned long end,
-			struct page *fault_page, unsigned long *moved);
+			struct page *fault_page, enum zdref_migrate_reason why,
+			unsigned long *moved);
 int zdref_devmem_evict(struct zdref_dev *zd);
 void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args);
 

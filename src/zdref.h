@@ -12,6 +12,7 @@
 #include <linux/memremap.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -77,35 +78,86 @@ int zdref_parse_type(const char *s, enum zdref_type *type);
  * @type: the type of its pages
  * @region: its range, as region= says it (region.c)
  * @order: of its allocation unit: 0, or PMD_ORDER for align=2M
+ * @poison: poison=1: free units are poisoned and checked (poison.c)
+ * @quarantine: with @poison, the most recently freed units kept out of
+ *	use
  */
 struct zdref_params {
 	enum zdref_type type;
 	const char *region;
 	unsigned int order;
+	bool poison;
+	unsigned int quarantine;
+};
+
+/**
+ * enum zdref_freed_by - who saw a unit's last reference drop
+ * @ZDREF_FREED_BY_PUT: zdref's own put, of the unit's file
+ * @ZDREF_FREED_BY_CALLBACK: the kernel's page_free/folio_free callback
+ * @ZDREF_FREED_BY_SCAN: the busy scan, for a unit pinned after its file
+ *	let go, where the kernel does not call back
+ */
+enum zdref_freed_by {
+	ZDREF_FREED_BY_PUT,
+	ZDREF_FREED_BY_CALLBACK,
+	ZDREF_FREED_BY_SCAN,
+};
+
+/**
+ * enum zdref_migrate_reason - why pages moved between RAM and the device
+ * @ZDREF_MIGRATE_IOCTL: a mirror's MIGRATE_TO_DEV or MIGRATE_TO_SYS
+ * @ZDREF_MIGRATE_CPU_FAULT: a CPU touched a device-private page
+ * @ZDREF_MIGRATE_EVICT: the mirror's RELEASE evicted the whole device
+ *
+ * The kernel moves device-coherent pages itself before a long-term pin:
+ * zdref sees those only as frees by callback.
+ */
+enum zdref_migrate_reason {
+	ZDREF_MIGRATE_IOCTL,
+	ZDREF_MIGRATE_CPU_FAULT,
+	ZDREF_MIGRATE_EVICT,
 };
 
 /**
  * struct zdref_page - zdref's own view of one allocation unit
- * @node: in the free list, or the busy list
+ * @node: in the free list, or the busy list (free and busy units)
+ * @owner: whom it was handed out to (owned units, which are on no list)
+ * @owner.index: the file offset (bytes) it was handed out for, or for a
+ *	mirror's page the user address it moved from
+ * @owner.tgid: the process that faulted or migrated it in
  * @gen: bumped at each return to the pool, so that a waiter can tell its
  *	unit was freed
+ * @since: jiffies (low 32 bits) of its last change of state
  * @state: enum zdref_page_state
  * @kernel_freed: the kernel called back for this busy unit; the busy scan
  *	returns it to the pool once the kernel has reset its count
+ *
+ * All of it is under the device's lock, but @gen and @state, which are
+ * also read without it.
  */
 struct zdref_page {
-	struct list_head node;
+	union {
+		struct list_head node;
+		struct {
+			u64 index;
+			pid_t tgid;
+		} owner;
+	};
 	u32 gen;
+	u32 since;
 	u8 state;
 	bool kernel_freed;
 };
 
 struct zdref_dev;
+struct zdref_poison;
+struct dentry;
 
 /**
  * struct zdref_page_ops - a last-drop rule's part of the pool
- * @hand_out: take a unit out of the pool and give it one reference, its
- *	file's, its contents zeroed; NULL when the pool is empty
+ * @hand_out: take a unit out of the pool for the owner at @index (struct
+ *	zdref_page's @owner) and give it one reference, its file's, its
+ *	contents zeroed; NULL when the pool is empty
  * @put: drop the file's reference on @page, the head of unit @zp
  * @freed: the pagemap's free callback for @page, the head of unit @zp
  * @idle: the busy scan's test: has the last reference to busy unit @zp
@@ -115,7 +167,7 @@ struct zdref_dev;
  * pool.c keeps the lists and the scan, these the rule (refcount.h).
  */
 struct zdref_page_ops {
-	struct page *(*hand_out)(struct zdref_dev *zd);
+	struct page *(*hand_out)(struct zdref_dev *zd, u64 index);
 	void (*put)(struct zdref_dev *zd, struct page *page, struct zdref_page *zp);
 	void (*freed)(struct zdref_dev *zd, struct page *page, struct zdref_page *zp);
 	bool (*idle)(struct zdref_dev *zd, struct zdref_page *zp);
@@ -140,7 +192,8 @@ struct zdref_page_ops {
  * @pages: zdref's view of each allocation unit, indexed by
  *	(pfn - @pfn_first) >> @order
  * @lock: protects the lists, the counts and each page's @state
- * @free_list: pages in the pool, most recently freed first
+ * @free_list: pages in the pool, most recently freed first (with
+ *	@poison: least recently freed first, each poisoned)
  * @busy_list: pages their file gave up that are still referenced
  * @pages_free: pages (4 KiB) in @free_list
  * @pages_busy: pages (4 KiB) in @busy_list
@@ -157,6 +210,9 @@ struct zdref_page_ops {
  * @migrated_to_ram: pages moved back to system RAM: by ioctl, CPU fault
  *	or eviction
  * @cpu_faults: CPU faults on device pages (migrate_to_ram callbacks)
+ * @poison: the use-after-free detector of poison=1 (poison.c), or NULL
+ * @poison_errors: units found written to while free (poison=1)
+ * @debugfs: its directory under /sys/kernel/debug/zdref/ (debugfs.c)
  */
 struct zdref_dev {
 	enum zdref_type type;
@@ -190,6 +246,10 @@ struct zdref_dev {
 	atomic64_t migrated_to_dev;
 	atomic64_t migrated_to_ram;
 	atomic64_t cpu_faults;
+
+	struct zdref_poison *poison;
+	atomic64_t poison_errors;
+	struct dentry *debugfs;
 };
 
 static inline struct zdref_dev *zdref_pgmap_to_dev(struct dev_pagemap *pgmap)
@@ -224,18 +284,60 @@ void zdref_pagemap_remove(struct zdref_dev *zd);
 /* pool.c: the pool, for everyone */
 int zdref_pool_init(struct zdref_dev *zd);
 void zdref_pool_exit(struct zdref_dev *zd);
-struct page *zdref_page_alloc(struct zdref_dev *zd);
+struct page *zdref_page_alloc(struct zdref_dev *zd, u64 index);
 void zdref_page_put(struct zdref_dev *zd, struct page *page);
 void zdref_pgmap_free(struct dev_pagemap *pgmap, struct page *page);
 struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page);
 bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
 /* pool.c: for the last-drop rules (struct zdref_page_ops) */
-struct page *zdref_pool_take(struct zdref_dev *zd);
-void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp);
+struct page *zdref_pool_take(struct zdref_dev *zd, u64 index);
+void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp,
+		       enum zdref_freed_by by);
 void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
 			 struct zdref_page *zp);
 extern const struct zdref_page_ops zdref_watched_ops;
 extern const struct zdref_page_ops zdref_reset_ops;
+
+/* poison.c: poison=1 */
+
+/* The byte a poison=1 device fills its free units with (SLUB's too). */
+#define ZDREF_POISON	0x6b
+
+/**
+ * struct zdref_poison_report - a unit found written to while free
+ * @pfn: its head page's
+ * @first: the first offset in the unit (bytes) that was not poison
+ * @last: the last such offset
+ * @bytes: how many bytes were not
+ * @tgid: its last owner's process, before the free
+ * @index: that owner's file offset (bytes) or user address for it
+ * @comm: the owner's name
+ */
+struct zdref_poison_report {
+	unsigned long pfn;
+	unsigned long first;
+	unsigned long last;
+	unsigned long bytes;
+	pid_t tgid;
+	u64 index;
+	char comm[TASK_COMM_LEN];
+};
+
+int zdref_poison_init(struct zdref_dev *zd, const struct zdref_params *params);
+void zdref_poison_exit(struct zdref_dev *zd);
+bool zdref_poison_queue_locked(struct zdref_dev *zd, struct zdref_page *zp);
+struct zdref_page *zdref_poison_take_locked(struct zdref_dev *zd, bool *checked);
+void zdref_poison_handed_out(struct zdref_dev *zd, struct zdref_page *zp,
+			     struct page *head, bool check);
+void zdref_poison_flush(struct zdref_dev *zd);
+bool zdref_poison_last(struct zdref_dev *zd, struct zdref_poison_report *r);
+unsigned int zdref_poison_quarantine(struct zdref_dev *zd);
+
+/* debugfs.c */
+void zdref_debugfs_init(void);
+void zdref_debugfs_exit(void);
+void zdref_debugfs_add(struct zdref_dev *zd);
+void zdref_debugfs_remove(struct zdref_dev *zd);
 
 /* inode.c */
 int zdref_inode_init(void);

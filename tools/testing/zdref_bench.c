@@ -50,15 +50,21 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static bool zdref_up(const char *align)
+/* zdref over the whole range, fsdax, with @align and @extra parameters. */
+static bool zdref_up_with(const char *align, const char *extra)
 {
 	struct zdref_range r = zdref_reserved_range();
 
 	if (zdref_loaded())
 		zdref_unload();
-	return !zdref_load("region=%llu@0x%llx type=fsdax align=%s",
+	return !zdref_load("region=%llu@0x%llx type=fsdax align=%s %s",
 			   (unsigned long long)r.size,
-			   (unsigned long long)r.start, align);
+			   (unsigned long long)r.start, align, extra);
+}
+
+static bool zdref_up(const char *align)
+{
+	return zdref_up_with(align, "");
 }
 
 /* device-dax with @align, remade by ndctl: false if there is none. */
@@ -276,6 +282,35 @@ static void row(const char *name, const char *unit, double v[NKINDS])
 	printf("\n");
 }
 
+/*
+ * poison=1 beside plain zdref: each freed page filled by a work item,
+ * each page handed out again checked before it is zeroed.
+ */
+static void poison_rows(void)
+{
+	double plain[2], poisoned[2];
+	const char *const names[2] = { "fault_4k", "roundtrip" };
+	int i;
+
+	if (!zdref_up("4K"))
+		return;
+	plain[0] = faults(ZDREF, 256UL << 20, PG);
+	plain[1] = roundtrip(ZDREF);
+	if (!zdref_up_with("4K", "poison=1")) {
+		printf("poison       n/a (zdref refused poison=1: see dmesg)\n");
+		return;
+	}
+	poisoned[0] = faults(ZDREF, 256UL << 20, PG);
+	poisoned[1] = roundtrip(ZDREF);
+	for (i = 0; i < 2; i++)
+		printf("poison       %-13s zdref %12.0f /s  poison=1 %12.0f /s  %s %.2f\n",
+		       names[i], plain[i], poisoned[i], "poison/plain",
+		       poisoned[i] / plain[i]);
+	if (zdref_sysfs_u64("poison_errors"))
+		printf("# poison=1 reported %llu pages written while free: see dmesg\n",
+		       (unsigned long long)zdref_sysfs_u64("poison_errors"));
+}
+
 int main(void)
 {
 	double v[NKINDS];
@@ -326,6 +361,7 @@ int main(void)
 		}
 		printf("migrate_2m   n/a (zdref's device memory comes in 4 KiB pages)\n");
 	}
+	poison_rows();
 	if (zdref_loaded())
 		zdref_unload();
 	return 0;

@@ -117,6 +117,7 @@ static void baseline(uint64_t allocs)
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), allocs);
 	ASSERT_EQ(zdref_sysfs_u64("frees"), allocs);
 	ASSERT_EQ(zdref_sysfs_u64("bad_frees"), 0);
+	ASSERT_EQ(zdref_sysfs_u64("poison_errors"), 0);
 	ASSERT_EQ(zdref_unload(), 0);
 }
 

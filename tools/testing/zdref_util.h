@@ -96,16 +96,26 @@ static inline bool zdref_kconfig(const char *name)
 	return found;
 }
 
-/* Load zdref.ko with @params: 0 or -errno, as init_module(2) says. */
+/*
+ * Load zdref.ko with @params: 0 or -errno, as init_module(2) says.
+ * $ZDREF_LOAD_EXTRA (scripts/check: "poison=1" on one boot) is added to
+ * every load that makes no device-private device, which has nothing to
+ * poison.
+ */
 static inline int zdref_load(const char *fmt, ...)
 {
+	const char *extra = getenv("ZDREF_LOAD_EXTRA");
 	char params[512];
+	size_t len;
 	va_list ap;
 	int fd, ret;
 
 	va_start(ap, fmt);
 	vsnprintf(params, sizeof(params), fmt, ap);
 	va_end(ap);
+	len = strlen(params);
+	if (extra && *extra && !strstr(params, "private"))
+		snprintf(params + len, sizeof(params) - len, " %s", extra);
 	fd = open(ZDREF_KO, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -416,7 +426,7 @@ static inline void zdref_check_gone(int devices)
 static inline void zdref_check_whole_and_unload(void)
 {
 	int dev, devices = zdref_devices(), i;
-	uint64_t total, nfree, allocs, frees, bad;
+	uint64_t total, nfree, allocs, frees, bad, poisoned;
 
 	for (dev = 0; dev < devices; dev++) {
 		total = zdref_sysfs_dev_u64(dev, "pages_total");
@@ -427,13 +437,16 @@ static inline void zdref_check_whole_and_unload(void)
 		allocs = zdref_sysfs_dev_u64(dev, "allocs");
 		frees = zdref_sysfs_dev_u64(dev, "frees");
 		bad = zdref_sysfs_dev_u64(dev, "bad_frees");
-		zt_diag("zdref%d: allocs %llu, frees %llu, pages_free %llu of %llu, bad_frees %llu",
+		poisoned = zdref_sysfs_dev_u64(dev, "poison_errors");
+		zt_diag("zdref%d: allocs %llu, frees %llu, pages_free %llu of %llu",
 			dev, (unsigned long long)allocs, (unsigned long long)frees,
-			(unsigned long long)nfree, (unsigned long long)total,
-			(unsigned long long)bad);
+			(unsigned long long)nfree, (unsigned long long)total);
+		zt_diag("zdref%d: bad_frees %llu, poison_errors %llu", dev,
+			(unsigned long long)bad, (unsigned long long)poisoned);
 		ASSERT_EQ(nfree, total);
 		ASSERT_EQ(allocs, frees);
 		ASSERT_EQ(bad, 0);
+		ASSERT_EQ(poisoned, 0);
 	}
 	ASSERT_EQ(zdref_unload(), 0);
 }
