@@ -131,7 +131,7 @@ static void zdref_poison_write_before_free(struct kunit *test)
  * quarantine=8: the pool hands out all but 8 units; a unit freed then
  * joins the quarantine, and the oldest of it comes out instead.
  */
-static void zdref_poison_quarantine(struct kunit *test)
+static void zdref_poison_quarantine_kept(struct kunit *test)
 {
 	struct zdref_kunit_dev *kd;
 	struct page **pages, *page;
@@ -167,7 +167,7 @@ static void zdref_poison_refuses_private(struct kunit *test)
 static struct kunit_case zdref_poison_cases[] = {
 	KUNIT_CASE_PARAM(zdref_poison_write_after_free, zdref_poison_types_gen_params),
 	KUNIT_CASE_PARAM(zdref_poison_write_before_free, zdref_poison_types_gen_params),
-	KUNIT_CASE_PARAM(zdref_poison_quarantine, zdref_poison_types_gen_params),
+	KUNIT_CASE_PARAM(zdref_poison_quarantine_kept, zdref_poison_types_gen_params),
 	KUNIT_CASE(zdref_poison_refuses_private),
 	{}
 };

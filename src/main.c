@@ -234,10 +234,11 @@ static int __init zdref_init(void)
 		ret = zdref_chardev_add(zd);
 		if (ret)
 			goto err_nodes;
-		pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s\n",
+		pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s%s\n",
 			dev_name(&zd->dev), zdref_type_name(zd->type), zd->res,
 			zdref_pages_total(zd), 4UL << zd->order,
-			zd->order ? ", mapped by PMD" : "");
+			zd->order ? ", mapped by PMD" : "",
+			zd->poison ? ", poison=1" : "");
 	}
 	zdref_chardev_publish();
 	zdref_free_copies(copies);

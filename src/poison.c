@@ -226,8 +226,10 @@ static void zdref_poison_report(struct zdref_dev *zd, struct page *head,
 	if (o->reported)
 		return;
 	o->reported = true;
-	dev_err(&zd->dev, "poison=1: pfn %#lx was written while free: %lu bytes changed, offsets %#lx to %#lx of its unit; its last owner was pid %d (%s), at %#llx: something used a reference after its last put\n",
-		page_to_pfn(head), bytes, first, last, o->tgid, o->comm, o->index);
+	/* By id: the KUnit suites' devices have no device name. */
+	pr_err("zdref%d: poison=1: pfn %#lx was written while free: %lu bytes changed, offsets %#lx to %#lx of its unit; its last owner was pid %d (%s), at %#llx: something used a reference after its last put\n",
+	       zd->id, page_to_pfn(head), bytes, first, last, o->tgid, o->comm,
+	       o->index);
 }
 
 /**

@@ -115,8 +115,12 @@ void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp,
 	wake_up_all(&zd->free_wq);
 }
 
-/* Park a page its file gave up while others still reference it. */
-static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp)
+/*
+ * Park a page its file gave up while others still reference it; @raw is
+ * its count without the file's reference, for the trace.
+ */
+static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp,
+				   int raw)
 {
 	lockdep_assert_held(&zd->lock);
 	zp->state = ZDREF_PAGE_BUSY;
@@ -126,8 +130,7 @@ static void zdref_page_busy_locked(struct zdref_dev *zd, struct zdref_page *zp)
 	zd->pages_busy += zdref_unit_pages(zd);
 	/* A pinned page outlives its file: it must keep the module too. */
 	__module_get(THIS_MODULE);
-	trace_zdref_busy(zd, zdref_unit_pfn(zd, zp),
-			 page_ref_count(zdref_unit_head(zd, zp)));
+	trace_zdref_busy(zd, zdref_unit_pfn(zd, zp), raw);
 }
 
 /* Something may be freeable now: scan at once, and often for a while. */
@@ -245,7 +248,7 @@ static void zdref_watched_put(struct zdref_dev *zd, struct page *page,
 		zdref_pool_return_locked(zd, zp, ZDREF_FREED_BY_PUT);
 		freed = true;
 	} else {
-		zdref_page_busy_locked(zd, zp);
+		zdref_page_busy_locked(zd, zp, page_ref_count(page));
 		zdref_busy_kick_locked(zd);
 	}
 	spin_unlock_irqrestore(&zd->lock, flags);
@@ -284,7 +287,8 @@ static void zdref_reset_put(struct zdref_dev *zd, struct page *page,
 	unsigned long flags;
 
 	spin_lock_irqsave(&zd->lock, flags);
-	zdref_page_busy_locked(zd, zp);
+	/* Busy first: the put below may call back at once. */
+	zdref_page_busy_locked(zd, zp, page_ref_count(page) - 1);
 	spin_unlock_irqrestore(&zd->lock, flags);
 	put_page(page);
 }
