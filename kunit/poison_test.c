@@ -66,6 +66,16 @@ static bool zdref_poison_all(struct page *page, int c)
 	return all;
 }
 
+/* Write @len bytes of @c at @off of @page, through its kernel address. */
+static void zdref_poison_write(struct page *page, unsigned int off, int c,
+			       size_t len)
+{
+	u8 *addr = kmap_local_page(page);
+
+	memset(addr + off, c, len);
+	kunmap_local(addr);
+}
+
 /*
  * The write after the free is reported at the next hand-out: the bytes
  * and offsets written, the owner before the free.  The unit is handed
@@ -77,7 +87,6 @@ static void zdref_poison_write_after_free(struct kunit *test)
 	struct zdref_kunit_dev *kd;
 	struct page **pages, *page;
 	u64 n;
-	u8 *addr;
 
 	kd = zdref_poison_drained(test, 0, &pages, &n);
 	KUNIT_ASSERT_EQ(test, n, zdref_pages_total(kd->zd));
@@ -87,10 +96,8 @@ static void zdref_poison_write_after_free(struct kunit *test)
 			      "a freed unit is filled with %#x", ZDREF_POISON);
 
 	/* A driver that kept the address: one byte at 100, four at 200. */
-	addr = kmap_local_page(page);
-	addr[100] = 0;
-	memset(addr + 200, 1, 4);
-	kunmap_local(addr);
+	zdref_poison_write(page, 100, 0, 1);
+	zdref_poison_write(page, 200, 1, 4);
 
 	KUNIT_ASSERT_PTR_EQ(test, zdref_kunit_alloc(kd), page);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&kd->zd->poison_errors), 1);
@@ -113,13 +120,10 @@ static void zdref_poison_write_before_free(struct kunit *test)
 	struct zdref_kunit_dev *kd;
 	struct page **pages, *page;
 	u64 n;
-	u8 *addr;
 
 	kd = zdref_poison_drained(test, 0, &pages, &n);
 	page = pages[0];
-	addr = kmap_local_page(page);
-	memset(addr, 0x5a, PAGE_SIZE);
-	kunmap_local(addr);
+	zdref_poison_write(page, 0, 0x5a, PAGE_SIZE);
 	zdref_poison_free(test, kd, page);
 
 	KUNIT_ASSERT_PTR_EQ(test, zdref_kunit_alloc(kd), page);

@@ -188,6 +188,19 @@ static struct zdref_page_info info(int fd, const void *addr)
 	return pi;
 }
 
+/* Open zdref0, map @len of it at @off and touch its first byte. */
+static char *touched(int *fd, size_t len, off_t off)
+{
+	char *m;
+
+	*fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_GE(*fd, 0);
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, off);
+	ASSERT_TRUE(m != MAP_FAILED);
+	m[0] = 1;
+	return m;
+}
+
 static void wait_not_busy(void)
 {
 	int i;
@@ -223,11 +236,7 @@ static void trace_page_life(const void *arg)
 
 	ASSERT_EQ(load_type(type, ""), 0);
 	trace_start();
-	fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_TRUE(m != MAP_FAILED);
-	m[0] = 1;
+	m = touched(&fd, PG, 0);
 	snprintf(pfn, sizeof(pfn), "pfn=%#llx ", (unsigned long long)info(fd, m).pfn);
 	snprintf(addr, sizeof(addr), "addr=%p ", (void *)m);
 	ASSERT_EQ(pipe(pfd), 0);
@@ -266,11 +275,7 @@ static void trace_close_frees(const void *arg)
 
 	ASSERT_EQ(load_type(type, ""), 0);
 	trace_start();
-	fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PG);
-	ASSERT_TRUE(m != MAP_FAILED);
-	m[0] = 1;
+	m = touched(&fd, PG, PG);
 	snprintf(pfn, sizeof(pfn), "pfn=%#llx ", (unsigned long long)info(fd, m).pfn);
 	munmap(m, PG);
 	close(fd);
@@ -306,11 +311,7 @@ static void trace_pmd_fault(const void *arg)
 		     "this kernel's PMD mappings of device memory hold no reference");
 	ASSERT_EQ(ret, 0);
 	trace_start();
-	fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	m = mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_TRUE(m != MAP_FAILED);
-	m[0] = 1;
+	m = touched(&fd, HP, 0);
 	munmap(m, HP);
 	close(fd);
 	t = trace_stop();
@@ -402,11 +403,7 @@ static void debugfs_view(const void *arg)
 	char *m, *text;
 
 	ASSERT_EQ(load_type(type, ""), 0);
-	fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
-	ASSERT_GE(fd, 0);
-	m = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_TRUE(m != MAP_FAILED);
-	m[0] = 1;
+	m = touched(&fd, 4 * PG, 0);
 	m[2 * PG] = 1;
 	pi[0] = info(fd, m);
 	pi[1] = info(fd, m + 2 * PG);
