@@ -49,11 +49,6 @@ struct zdref_debugfs_unit {
 	pid_t tgid;
 };
 
-static u64 zdref_debugfs_units(struct zdref_dev *zd)
-{
-	return zdref_pages_total(zd) >> zd->order;
-}
-
 /*
  * The next unit at or after @pos that @busy_only lets through (all that
  * are not free, or the busy ones), by a lockless look at its state; its
@@ -63,7 +58,7 @@ static u64 zdref_debugfs_units(struct zdref_dev *zd)
 static void *zdref_debugfs_find(struct seq_file *m, loff_t *pos, bool busy_only)
 {
 	struct zdref_dev *zd = m->private;
-	u64 units = zdref_debugfs_units(zd);
+	u64 units = zdref_units_total(zd);
 
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
@@ -135,7 +130,7 @@ static int zdref_debugfs_show(struct seq_file *m, void *v)
 	if (u.state != ZDREF_PAGE_OWNED && u.state != ZDREF_PAGE_BUSY)
 		return 0;
 
-	pfn = zd->pfn_first + ((zp - zd->pages) << zd->order);
+	pfn = zdref_unit_pfn(zd, zp);
 	head = pfn_to_page(pfn);
 	raw = page_ref_count(head);
 	seq_printf(m, "%#lx %s%s %d %d %d ", pfn, zdref_state_names[u.state],
@@ -145,7 +140,7 @@ static int zdref_debugfs_show(struct seq_file *m, void *v)
 		seq_printf(m, "%d %#llx", u.tgid, u.index);
 	else
 		seq_puts(m, "- -");
-	seq_printf(m, " %u\n", jiffies_to_msecs((u32)jiffies - u.since));
+	seq_printf(m, " %u\n", zdref_age_ms(u.since));
 	return 0;
 }
 

@@ -81,11 +81,6 @@ struct zdref_poison {
 	spinlock_t last_lock;	/* @last */
 };
 
-static struct page *zdref_poison_head(struct zdref_dev *zd, struct zdref_page *zp)
-{
-	return pfn_to_page(zd->pfn_first + ((zp - zd->pages) << zd->order));
-}
-
 /* Fill each page of a unit with poison. */
 static void zdref_poison_fill(struct zdref_dev *zd, struct page *head)
 {
@@ -120,7 +115,7 @@ static void zdref_poison_work(struct work_struct *work)
 		 */
 		spin_unlock_irq(&zd->lock);
 		list_for_each_entry(zp, &batch, node)
-			zdref_poison_fill(zd, zdref_poison_head(zd, zp));
+			zdref_poison_fill(zd, pfn_to_page(zdref_unit_pfn(zd, zp)));
 		cond_resched();
 		spin_lock_irq(&zd->lock);
 		list_splice_tail_init(&batch, &zd->free_list);
@@ -300,7 +295,7 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_poison_last);
  */
 int zdref_poison_init(struct zdref_dev *zd, const struct zdref_params *params)
 {
-	u64 n = zdref_pages_total(zd) >> zd->order;
+	u64 n = zdref_units_total(zd);
 	struct zdref_poison *p;
 
 	if (!params->poison)

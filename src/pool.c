@@ -43,22 +43,10 @@
 #include "zdref.h"
 #include "trace.h"
 
-/* The pfn of a unit's head page. */
-static unsigned long zdref_unit_pfn(struct zdref_dev *zd, struct zdref_page *zp)
-{
-	return zd->pfn_first + ((zp - zd->pages) << zd->order);
-}
-
 /* The head page of a unit. */
 static struct page *zdref_unit_head(struct zdref_dev *zd, struct zdref_page *zp)
 {
 	return pfn_to_page(zdref_unit_pfn(zd, zp));
-}
-
-/* Milliseconds since a unit's last change of state (struct zdref_page). */
-static unsigned int zdref_unit_age_ms(const struct zdref_page *zp)
-{
-	return jiffies_to_msecs((u32)jiffies - zp->since);
 }
 
 /**
@@ -84,7 +72,7 @@ static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp
 	if (zp->state == ZDREF_PAGE_BUSY) {
 		list_del(&zp->node);
 		zd->pages_busy -= zdref_unit_pages(zd);
-		busy_ms = zdref_unit_age_ms(zp);
+		busy_ms = zdref_age_ms(zp->since);
 	}
 	zp->state = ZDREF_PAGE_FREE;
 	zp->gen++;
@@ -447,7 +435,7 @@ bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen)
  */
 int zdref_pool_init(struct zdref_dev *zd)
 {
-	u64 i, n = zdref_pages_total(zd) >> zd->order;
+	u64 i, n = zdref_units_total(zd);
 
 	zd->pfn_first = PHYS_PFN(zd->res->start);
 	spin_lock_init(&zd->lock);

@@ -9,6 +9,7 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/ioport.h>
+#include <linux/jiffies.h>
 #include <linux/memremap.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -266,6 +267,25 @@ static inline u64 zdref_pages_total(const struct zdref_dev *zd)
 static inline unsigned long zdref_unit_pages(const struct zdref_dev *zd)
 {
 	return 1UL << zd->order;
+}
+
+/* Allocation units of the device: the entries of zd->pages. */
+static inline u64 zdref_units_total(const struct zdref_dev *zd)
+{
+	return zdref_pages_total(zd) >> zd->order;
+}
+
+/* The pfn of the head page of unit @zp. */
+static inline unsigned long zdref_unit_pfn(const struct zdref_dev *zd,
+					   const struct zdref_page *zp)
+{
+	return zd->pfn_first + ((zp - zd->pages) << zd->order);
+}
+
+/* Milliseconds since @since, a struct zdref_page's stamp. */
+static inline unsigned int zdref_age_ms(u32 since)
+{
+	return jiffies_to_msecs((u32)jiffies - since);
 }
 
 /* dev.c */
