@@ -13,11 +13,14 @@
  * file; close and reopen; fork with a few steps in the child.  Where the
  * kernel has fault injection (the debug kernels) a quarter of the steps
  * also fail one of their first allocations or user copies
- * (/proc/thread-self/fail-nth).  No step may take more than 30 s
+ * (/proc/thread-self/fail-nth, each task its own: a forked child opens
+ * its own).  No step may take more than 30 s
  * (SIGALRM), and at the end every unit was freed once, no bad free, and
  * the module unloads; scripts/vm fails the boot on any kernel warning.
  *
- * The seed is printed; ZDREF_FUZZ_SEED=N repeats a run.
+ * The seed is printed; ZDREF_FUZZ_SEED=N repeats a run, and
+ * ZDREF_FUZZ_SECONDS=N makes each case walk N seconds instead of 5 (15 on
+ * a KASAN kernel).
  */
 #define _GNU_SOURCE
 #include <grp.h>
@@ -307,6 +310,21 @@ static void step(struct fuzz *f, bool in_child)
 			int n = rnd(f, 8);
 
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			/*
+			 * fail-nth is the task's whose file it is: the one
+			 * inherited is the parent's.  Armed from here, it
+			 * failed none of this child's calls, and a child
+			 * killed while armed left the parent to fail its next
+			 * allocation, say reopen()'s asserted open().
+			 */
+			if (f->fail_nth >= 0) {
+				close(f->fail_nth);
+				f->fail_nth = open(ZDREF_FAIL_NTH, O_RDWR | O_CLOEXEC);
+				if (f->fail_nth < 0)
+					zt_diag("a forked child's own fail-nth: %s",
+						strerror(errno));
+			}
+			f->armed = false;
 			while (n--)
 				step(f, true);
 			_exit(0);
@@ -332,6 +350,11 @@ static void drop_privileges(void)
 	ASSERT_EQ(setgroups(0, NULL), 0);
 	ASSERT_EQ(setgid(NOBODY), 0);
 	ASSERT_EQ(setuid(NOBODY), 0);
+	/*
+	 * setuid() made the task undumpable, its /proc files root's: dumpable
+	 * again, the children it forks can open their own fail-nth.
+	 */
+	ASSERT_EQ(prctl(PR_SET_DUMPABLE, 1), 0);
 	ASSERT_EQ(access(ZDREF_DEV, R_OK | W_OK), 0);
 }
 
@@ -339,7 +362,8 @@ static void fuzz(const void *arg)
 {
 	const struct run *run = arg;
 	struct zdref_range r = zdref_reserved_range();
-	double seconds = zdref_kconfig("KASAN") ? 15 : 5;
+	const char *secs = getenv("ZDREF_FUZZ_SECONDS");
+	double seconds = secs ? atof(secs) : zdref_kconfig("KASAN") ? 15 : 5;
 	const char *env = getenv("ZDREF_FUZZ_SEED");
 	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) * 2654435761ULL;
 	struct fuzz f = { .rng = seed | 1, .fd = -1 };
