@@ -16,6 +16,10 @@
 #                        add, build and install it for the running kernel
 #                        (KVER=RELEASE for another one)
 #   make dkms-remove     dkms remove it from every kernel, delete the source
+#   make deb             build/deb/zdref-dkms_VERSION_all.deb and
+#                        zdref-tools_VERSION_amd64.deb (Debian's tooling, in a
+#                        bookworm root; lintian clean, reproducible):
+#                        apt install ./build/deb/zdref-dkms_*.deb
 #   make build-files     print what a build of the module reads (the scripts
 #                        copy the tree with it)
 #
@@ -81,6 +85,9 @@ try:
 bench:
 	scripts/bench
 
+deb:
+	scripts/deb
+
 build-files:
 	@echo $(BUILD_FILES)
 
@@ -99,5 +106,5 @@ dkms-remove:
 	! $(DKMS) status zdref/$(VERSION) | grep -q . || $(DKMS) remove zdref/$(VERSION) --all
 	rm -rf $(DKMS_SRC)
 
-.PHONY: all modules strict sparse sparse-strict clean matrix kernels check try bench FORCE build-files dkms-source \
-	dkms-install dkms-remove
+.PHONY: all modules strict sparse sparse-strict clean matrix kernels check try bench deb FORCE build-files \
+	dkms-source dkms-install dkms-remove

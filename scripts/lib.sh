@@ -129,6 +129,79 @@ zdref_in_root() {
 	' zdref-root "$root" "$ZDREF_TOP" "$ZDREF_CACHE/kunit" "$@"
 }
 
+# zdref_root_sources SUITE MIRROR: the apt sources of a root of SUITE:
+# the suite, and the suites its kernels of the matrix come from.
+zdref_root_sources() {
+	local suite suites=$1
+	case "$1" in
+	bookworm) suites="bookworm bookworm-security" ;;
+	trixie) suites="trixie trixie-backports trixie-security" ;;
+	esac
+	for suite in $suites; do
+		printf 'deb %s %s main\n' "$(zdref_suite_uri "$2" "$suite")" "$suite"
+	done
+}
+
+# zdref_ensure_root SUITE [DIR]: a minbase debootstrap of SUITE at
+# $ZDREF_CACHE/DIR (DIR: SUITE by default; what zdref_in_root and
+# zdref_root_install name it by), its apt sources up to date
+# (zdref_root_install runs apt-get update before it installs anything).
+zdref_ensure_root() {
+	local name=$1 root=$ZDREF_CACHE/${2:-$1} mirror t0=$SECONDS
+	mirror=$(zdref_debian_mirror)
+	if [ ! -f "$root/.zdref-root" ]; then
+		zdref_log "debootstrap $name into $root (about a minute)"
+		rm -rf "$root"
+		mkdir -p "$(dirname "$root")"
+		debootstrap --variant=minbase "$name" "$root" "$mirror" >"$root.debootstrap.log" 2>&1 ||
+			zdref_die "debootstrap $name failed: see $root.debootstrap.log"
+		touch "$root/.zdref-root"
+		zdref_log "root $name made at $root in $((SECONDS - t0)) s"
+	fi
+	cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+	# sid's Release is valid for a week only: a mirror that lags (or a
+	# snapshot of one) still serves its packages, signed, but apt would
+	# refuse them as expired.  The root only builds modules for tests.
+	[ "$name" != sid ] ||
+		echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99zdref-valid-until"
+	if [ "$(zdref_root_sources "$name" "$mirror")" != "$(cat "$root/etc/apt/sources.list" 2>/dev/null)" ]; then
+		zdref_root_sources "$name" "$mirror" >"$root/etc/apt/sources.list"
+	fi
+}
+
+# zdref_root_has ROOT PKG...: are all PKG installed in ROOT?
+zdref_root_has() {
+	local root=$1 p
+	shift
+	for p in "$@"; do
+		zdref_in_root "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || return 1
+	done
+}
+
+# zdref_root_install ROOT SUITE PKG...: install what ROOT lacks of PKG,
+# from SUITE.
+zdref_root_install() {
+	local root=$1 suite=$2
+	shift 2
+	zdref_root_has "$root" "$@" && return
+	zdref_log "$root root: installing $*"
+	zdref_in_root "$root" apt-get update -qq
+	zdref_in_root "$root" apt-get install -y -qq --no-install-recommends -t "$suite" "$@" >/dev/null
+}
+
+# zdref_deb_release: the Debian release whose dkms builds the modules of
+# the kernel last named by zdref_kernel (kernels.conf's build column:
+# bookworm's for host, trixie's for the trixie root), where
+# scripts/deb-test installs zdref-dkms for it; empty for a kernel no
+# release's dkms serves (sid's gcc-16).
+zdref_deb_release() {
+	case "$K_BUILD" in
+	host) echo bookworm ;;
+	trixie) echo trixie ;;
+	esac
+}
+
 # zdref_in_trixie CMD...: CMD in the trixie root (the KUnit kernel, the
 # hmm-tests binary and the 7.x modules are built there).
 zdref_in_trixie() { zdref_in_root trixie "$@"; }

@@ -97,6 +97,37 @@ static inline bool zdref_kconfig(const char *name)
 }
 
 /*
+ * Which zdref.ko to load: $ZDREF_KO, else the guest's /zdref/zdref.ko,
+ * else the one modprobe would load (a machine where zdref-dkms or make
+ * dkms-install put it under /lib/modules: zdref-bench of zdref-tools).
+ */
+static inline int zdref_ko_open(void)
+{
+	const char *env = getenv("ZDREF_KO");
+	char path[4096] = "";
+	FILE *p;
+	int fd;
+
+	if (env && *env)
+		return open(env, O_RDONLY | O_CLOEXEC);
+	fd = open(ZDREF_KO, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	p = popen("modinfo -n zdref 2>/dev/null", "r");
+	if (!p)
+		return -1;
+	if (!fgets(path, sizeof(path), p))
+		path[0] = '\0';
+	pclose(p);
+	path[strcspn(path, "\n")] = '\0';
+	if (!path[0]) {
+		errno = ENOENT;
+		return -1;
+	}
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
  * Load zdref.ko with @params: 0 or -errno, as init_module(2) says.
  * $ZDREF_LOAD_EXTRA (scripts/check: "poison=1" on one boot) is added to
  * every load that makes no device-private device, which has nothing to
@@ -116,7 +147,7 @@ static inline int zdref_load(const char *fmt, ...)
 	len = strlen(params);
 	if (extra && *extra && !strstr(params, "private"))
 		snprintf(params + len, sizeof(params) - len, " %s", extra);
-	fd = open(ZDREF_KO, O_RDONLY | O_CLOEXEC);
+	fd = zdref_ko_open();
 	if (fd < 0)
 		return -errno;
 	ret = syscall(SYS_finit_module, fd, params, 0);
