@@ -202,6 +202,53 @@ zdref_deb_release() {
 	esac
 }
 
+# zdref_packaging MODPROBE_CONF UDEV_RULE: what a guest that loads zdref
+# as installed needs of the modprobe.d example and the udev rule (the
+# tree's packaging/ files, or the copies a package installed, whose
+# options line is commented out): Z_OPTIONS, Z_REGION, Z_TYPE, Z_MEMMAP
+# (the memmap= that goes with the region), Z_SUBSYSTEM and Z_KERNEL (the
+# rule's match).  Dies if one is missing.
+zdref_packaging() {
+	Z_OPTIONS=$(sed -n 's/^#\{0,1\}options zdref //p' "$1")
+	Z_REGION=$(sed -n 's/.*region=\([^ ]*\).*/\1/p' <<<"$Z_OPTIONS")
+	Z_TYPE=$(sed -n 's/.*type=\([^ ]*\).*/\1/p' <<<"$Z_OPTIONS")
+	Z_MEMMAP=${Z_REGION%@*}\$${Z_REGION#*@}
+	Z_SUBSYSTEM=$(sed -n 's/.*SUBSYSTEM=="\([^"]*\)".*/\1/p' "$2")
+	Z_KERNEL=$(sed -n 's/.*KERNEL=="\([^"]*\)".*/\1/p' "$2")
+	[ -n "$Z_REGION" ] && [ -n "$Z_TYPE" ] ||
+		zdref_die "$1: no 'options zdref region=SIZE@START type=TYPE' line"
+	[ -n "$Z_SUBSYSTEM" ] && [ -n "$Z_KERNEL" ] ||
+		zdref_die "$2: no SUBSYSTEM==\"...\" and KERNEL==\"...\" match"
+}
+
+# zdref_guest_loaded_script STEPS: a guest command (scripts/vm) that runs
+# STEPS, guest shell lines, with what checks of an installed zdref share
+# (after zdref_packaging): t NAME CMD..., one TAP line for CMD; params,
+# the module's region and type in sysfs are the example's; udev_match,
+# the rule matches /dev/zdref0.  It exits 1 when a step failed.
+zdref_guest_loaded_script() {
+	# shellcheck disable=SC2016 # expanded in the guest
+	printf '%s\n' '
+t() {
+	name=$1; shift
+	if out=$("$@" 2>&1); then echo "ok - $name"; else
+		[ -n "$out" ] && echo "$out" | sed "s/^/# /"; echo "not ok - $name"; rc=1; fi
+}
+params() {
+	echo "region=$(cat /sys/module/zdref/parameters/region) type=$(cat /sys/module/zdref/parameters/type)"
+	[ "$(cat /sys/module/zdref/parameters/region)" = '"$Z_REGION"' ] &&
+		[ "$(cat /sys/module/zdref/parameters/type)" = '"$Z_TYPE"' ]
+}
+udev_match() {
+	sub=$(basename "$(readlink /sys/class/zdref/zdref0/subsystem)")
+	echo "/dev/zdref0: SUBSYSTEM $sub"
+	[ "$sub" = '"$Z_SUBSYSTEM"' ] || return 1
+	case zdref0 in '"$Z_KERNEL"') ;; *) return 1 ;; esac
+}
+rc=0
+mkdir -p /etc/modprobe.d' "$1" 'exit $rc'
+}
+
 # zdref_in_trixie CMD...: CMD in the trixie root (the KUnit kernel, the
 # hmm-tests binary and the 7.x modules are built there).
 zdref_in_trixie() { zdref_in_root trixie "$@"; }
@@ -270,6 +317,25 @@ zdref_tap() {
 zdref_tap_plan() {
 	echo "1..$n"
 	[ "$failures" = 0 ]
+}
+
+# zdref_tap_check NAME CMD...: run CMD, show its output as comments, one
+# TAP line for it; CMD's exit status.  (Debian's headers ship a vmlinux
+# without .comment, which dkms 3.0.10 reads to spot clang: its readelf
+# warnings about that are dropped.)
+zdref_tap_check() {
+	# (Bash's locals are seen by CMD: a name no caller's global has.)
+	local _check_name=$1 _check_rc=0 _check_out
+	shift
+	_check_out=$("$@" 2>&1) || _check_rc=$?
+	_check_out=$(grep -v "^readelf: Warning: Section '.comment' was not dumped" <<<"$_check_out" || true)
+	[ -n "$_check_out" ] && sed 's/^/# /' <<<"$_check_out"
+	if [ "$_check_rc" = 0 ]; then
+		zdref_tap ok "$_check_name"
+	else
+		zdref_tap fail "$_check_name"
+	fi
+	return "$_check_rc"
 }
 
 # zdref_tap_relay PREFIX [HOOK] < TAP: the TAP lines read renumbered into
