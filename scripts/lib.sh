@@ -74,6 +74,37 @@ zdref_kernel() {
 	K_KDIR_HOST=$K_SYSROOT$K_KDIR
 }
 
+# zdref_debug_kernel NAME: describe the debug kernel scripts/kunit builds
+# from the source of kernel NAME (kernels.conf: debug) in zdref_kernel's
+# variables, where they apply, and three of its own:
+#   K_NAME       kunit/NAME: its zdref build under build/ (zdref_probed)
+#   K_KDIR       its build tree, the KDIR of module builds, as the trixie
+#                root sees it; K_KDIR_HOST the same from the host
+#   K_RELEASE    its uname -r, K_VMLINUZ its image (once it is built)
+#   K_KO         zdref.ko built against it
+#   K_HASH       the cache key of its build: the config fragment, the
+#                source and the compiler
+#   K_BUILT      non-empty once scripts/kunit --build-only has built it
+# Also sets SRC_* (zdref_unpack_source NAME).
+zdref_debug_kernel() {
+	local cc
+	zdref_debug_kernels | grep -qxF -- "$1" ||
+		zdref_die "kernels.conf marks no kernel '$1' debug; these: $(zdref_debug_kernels | tr '\n' ' ')"
+	zdref_unpack_source "$1"
+	cc=$(zdref_in_trixie gcc --version | head -n 1)
+	K_HASH=$( { cat "$ZDREF_TOP/kunit/debug.config"; echo "$SRC_NAME $SRC_VERSION"; echo "$cc"; } |
+		sha256sum | cut -c1-16)
+	K_NAME=kunit/$1
+	K_KDIR=/kunit/$K_HASH/build
+	K_KDIR_HOST=$ZDREF_CACHE$K_KDIR
+	K_RELEASE=$(cat "$K_KDIR_HOST/include/config/kernel.release" 2>/dev/null || true)
+	K_VMLINUZ=$K_KDIR_HOST/arch/x86/boot/bzImage
+	K_KO=$ZDREF_TOP/build/kunit/$1/zdref.ko
+	K_BUILT=
+	[ -f "$ZDREF_CACHE/kunit/$K_HASH/.zdref-built" ] && K_BUILT=1
+	return 0
+}
+
 # zdref_probed NAME...: did every probe NAME (probes/NAME.c, upper case
 # here) find its feature in the kernel last named by zdref_kernel?  Read
 # from the answers of its build (scripts/build-matrix).
