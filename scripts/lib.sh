@@ -328,10 +328,31 @@ zdref_unpack_source() {
 # A test script's TAP stream: zdref_tap_init, then one zdref_tap per test
 # (or zdref_tap_relay for the tests of a guest or another script), then
 # zdref_tap_plan.  The script's $n numbers the tests; $passed, $skipped
-# and $failures count them; $failed_names holds "N NAME" of each failure.
+# and $failures count them; $failed_names holds "N NAME" of each failure,
+# and $failed_why, at the same index, the last comment lines relayed
+# before it (what its assertion said), for a summary that CI's tail shows.
 zdref_tap_init() {
 	n=0 passed=0 skipped=0 failures=0
-	failed_names=()
+	failed_names=() failed_why=() tap_said=()
+}
+
+# How many of a failure's comment lines $failed_why keeps.
+ZDREF_TAP_WHY_LINES=4
+
+# zdref_tap_said LINE...: comment lines the next test result may be
+# failed for; only the last few are kept.
+zdref_tap_said() {
+	tap_said+=("$@")
+	[ "${#tap_said[@]}" -le $((4 * ZDREF_TAP_WHY_LINES)) ] ||
+		mapfile -t tap_said < <(zdref_tap_said_last)
+}
+
+# zdref_tap_said_last: the last of those lines, one a line.  (A negative
+# offset past the start of an array would expand to nothing.)
+zdref_tap_said_last() {
+	local from=$((${#tap_said[@]} - ZDREF_TAP_WHY_LINES))
+	[ "${#tap_said[@]}" -gt 0 ] || return 0
+	printf '%s\n' "${tap_said[@]:$((from > 0 ? from : 0))}"
 }
 
 # zdref_tap ok|fail|skip NAME [REASON]: one TAP line.
@@ -340,8 +361,13 @@ zdref_tap() {
 	case "$1" in
 	ok) passed=$((passed + 1)); echo "ok $n $2" ;;
 	skip) skipped=$((skipped + 1)); echo "ok $n $2 # SKIP $3" ;;
-	*) failures=$((failures + 1)); failed_names+=("$n $2"); echo "not ok $n $2" ;;
+	*)
+		failures=$((failures + 1))
+		failed_names+=("$n $2")
+		failed_why+=("$(zdref_tap_said_last)")
+		echo "not ok $n $2" ;;
 	esac
+	tap_said=()
 }
 
 # zdref_tap_plan: the plan line; exit status 0 when nothing failed.
@@ -389,8 +415,8 @@ zdref_tap_relay() {
 		"not ok "*) name=${line#not ok }; zdref_tap fail "$prefix${name#* }" ;;
 		"zdref-rc "*) relay_rc=${line#zdref-rc } ;;
 		"TAP version"*|1..*|"") ;;
-		"#"*) echo "$line" ;;
-		*) echo "# $line" ;;
+		"#"*) echo "$line"; zdref_tap_said "$line" ;;
+		*) echo "# $line"; zdref_tap_said "# $line" ;;
 		esac
 	done
 }
