@@ -180,14 +180,6 @@ static void trace_formats_decodable(const void *arg)
 	zdref_check_whole_and_unload();
 }
 
-static struct zdref_page_info info(int fd, const void *addr)
-{
-	struct zdref_page_info pi = { .addr = (uintptr_t)addr };
-
-	ASSERT_EQ(ioctl(fd, ZDREF_IOC_PAGE_INFO, &pi), 0);
-	return pi;
-}
-
 /* Open zdref0, map @len of it at @off and touch its first byte. */
 static char *touched(int *fd, size_t len, off_t off)
 {
@@ -237,7 +229,7 @@ static void trace_page_life(const void *arg)
 	ASSERT_EQ(load_type(type, ""), 0);
 	trace_start();
 	m = touched(&fd, PG, 0);
-	snprintf(pfn, sizeof(pfn), "pfn=%#llx ", (unsigned long long)info(fd, m).pfn);
+	snprintf(pfn, sizeof(pfn), "pfn=%#llx ", (unsigned long long)zdref_page_info_of(fd, m).pfn);
 	snprintf(addr, sizeof(addr), "addr=%p ", (void *)m);
 	ASSERT_EQ(pipe(pfd), 0);
 	iov = (struct iovec){ m, PG };
@@ -276,7 +268,7 @@ static void trace_close_frees(const void *arg)
 	ASSERT_EQ(load_type(type, ""), 0);
 	trace_start();
 	m = touched(&fd, PG, PG);
-	snprintf(pfn, sizeof(pfn), "pfn=%#llx ", (unsigned long long)info(fd, m).pfn);
+	snprintf(pfn, sizeof(pfn), "pfn=%#llx ", (unsigned long long)zdref_page_info_of(fd, m).pfn);
 	munmap(m, PG);
 	close(fd);
 	wait_not_busy();
@@ -405,8 +397,8 @@ static void debugfs_view(const void *arg)
 	ASSERT_EQ(load_type(type, ""), 0);
 	m = touched(&fd, 4 * PG, 0);
 	m[2 * PG] = 1;
-	pi[0] = info(fd, m);
-	pi[1] = info(fd, m + 2 * PG);
+	pi[0] = zdref_page_info_of(fd, m);
+	pi[1] = zdref_page_info_of(fd, m + 2 * PG);
 	n = debugfs_lines("pages", lines, 8);
 	ASSERT_EQ(n, 2);
 	for (i = 0; i < n; i++) {

@@ -27,78 +27,7 @@ static uint64_t total;		/* pages_total */
  */
 static void load(const struct zt_variant *v)
 {
-	struct zdref_range r = zdref_reserved_range();
-	const char *align = v->tag;
-	int kmsg, ret;
-	char *log;
-
-	if (zdref_loaded())
-		zdref_unload();	/* left by an earlier failure */
-	kmsg = zdref_kmsg_open();
-	ret = zdref_load("region=%llu@0x%llx type=%s align=%s",
-			 (unsigned long long)r.size,
-			 (unsigned long long)r.start, v->name, align);
-	log = ret ? zdref_kmsg_read(kmsg) : (close(kmsg), "");
-
-	/* Refused, with its reason logged, where PMDs would hold no reference. */
-	if (ret == -EOPNOTSUPP && !strcmp(align, "2M") &&
-	    strstr(log, "align=2M needs PMD mappings of device folios"))
-		SKIP("align=2M: %s",
-		     "this kernel's PMD mappings of device memory hold no page reference");
-	ASSERT_EQ(ret, 0);
-	total = zdref_sysfs_u64("pages_total");
-	ASSERT_EQ(zdref_sysfs_u64("align"), !strcmp(align, "2M") ? HP : PG);
-}
-
-static int open_dev(void)
-{
-	int fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
-
-	ASSERT_GE(fd, 0);
-	return fd;
-}
-
-static char *map(int fd, size_t len, int flags, off_t off)
-{
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, off);
-
-	ASSERT_TRUE(p != MAP_FAILED);
-	return p;
-}
-
-static struct zdref_page_info info(int fd, const void *addr)
-{
-	struct zdref_page_info pi = { .addr = (uintptr_t)addr };
-
-	ASSERT_EQ(ioctl(fd, ZDREF_IOC_PAGE_INFO, &pi), 0);
-	return pi;
-}
-
-/* A recognisable word per page and offset. */
-static uint64_t pattern(uint64_t pgoff, uint64_t salt)
-{
-	return 0x5a5a000000000000ULL ^ (pgoff << 20) ^ salt;
-}
-
-static void fill(char *p, uint64_t npages, uint64_t first, uint64_t salt)
-{
-	uint64_t i;
-
-	for (i = 0; i < npages; i++) {
-		((uint64_t *)(p + i * PG))[0] = pattern(first + i, salt);
-		((uint64_t *)(p + i * PG))[PG / 8 - 1] = pattern(first + i, salt);
-	}
-}
-
-static void check(const char *p, uint64_t npages, uint64_t first, uint64_t salt)
-{
-	uint64_t i;
-
-	for (i = 0; i < npages; i++) {
-		ASSERT_EQ_U(((const uint64_t *)(p + i * PG))[0], pattern(first + i, salt));
-		ASSERT_EQ_U(((const uint64_t *)(p + i * PG))[PG / 8 - 1],
-			    pattern(first + i, salt));
-	}
+	total = zdref_load_variant(v, 0, "");
 }
 
 /*
@@ -124,12 +53,12 @@ static void baseline(uint64_t allocs)
 /* One page: the file holds 1, its mapping 1; freed at the close. */
 static void one_page(const void *type)
 {
-	int fd = open_dev();
-	char *p = map(fd, PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev();
+	char *p = zdref_map(fd, PG, MAP_SHARED, 0);
 	struct zdref_page_info pi;
 
-	fill(p, 1, 0, 1);
-	pi = info(fd, p);
+	zdref_fill(p, 1, 0, 1);
+	pi = zdref_page_info_of(fd, p);
 	ASSERT_EQ(pi.state, ZDREF_PAGE_OWNED);
 	ASSERT_EQ(pi.refcount, 2);
 	ASSERT_EQ(pi.mapcount, 1);
@@ -137,10 +66,10 @@ static void one_page(const void *type)
 	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - 1);
 	ASSERT_EQ(munmap(p, PG), 0);
 	/* The file still holds it: same page, same data, 1 reference. */
-	p = map(fd, PG, MAP_SHARED, 0);
-	check(p, 1, 0, 1);
-	ASSERT_EQ(info(fd, p).pfn, pi.pfn);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	p = zdref_map(fd, PG, MAP_SHARED, 0);
+	zdref_check_filled(p, 1, 0, 1);
+	ASSERT_EQ(zdref_page_info_of(fd, p).pfn, pi.pfn);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
 	ASSERT_EQ(munmap(p, PG), 0);
 	close(fd);
@@ -150,16 +79,16 @@ static void one_page(const void *type)
 /* Two mappings of one offset share the page and hold one reference each. */
 static void two_mappings(const void *type)
 {
-	int fd = open_dev();
-	char *a = map(fd, PG, MAP_SHARED, 0), *b = map(fd, PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev();
+	char *a = zdref_map(fd, PG, MAP_SHARED, 0), *b = zdref_map(fd, PG, MAP_SHARED, 0);
 
-	fill(a, 1, 0, 2);
-	check(b, 1, 0, 2);
-	ASSERT_EQ(info(fd, a).pfn, info(fd, b).pfn);
-	ASSERT_EQ(info(fd, a).refcount, 3);
-	ASSERT_EQ(info(fd, a).mapcount, 2);
+	zdref_fill(a, 1, 0, 2);
+	zdref_check_filled(b, 1, 0, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, a).pfn, zdref_page_info_of(fd, b).pfn);
+	ASSERT_EQ(zdref_page_info_of(fd, a).refcount, 3);
+	ASSERT_EQ(zdref_page_info_of(fd, a).mapcount, 2);
 	ASSERT_EQ(munmap(b, PG), 0);
-	ASSERT_EQ(info(fd, a).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, a).refcount, 2);
 	ASSERT_EQ(munmap(a, PG), 0);
 	close(fd);
 	baseline(1);
@@ -169,13 +98,13 @@ static void two_mappings(const void *type)
 static void many_pages(const void *type)
 {
 	const uint64_t n = (64 << 20) / PG;
-	int fd = open_dev();
-	char *p = map(fd, n * PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev();
+	char *p = zdref_map(fd, n * PG, MAP_SHARED, 0);
 
-	fill(p, n, 0, 3);
-	check(p, n, 0, 3);
+	zdref_fill(p, n, 0, 3);
+	zdref_check_filled(p, n, 0, 3);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), n);
-	ASSERT_EQ(info(fd, p + (n - 1) * PG).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, p + (n - 1) * PG).refcount, 2);
 	ASSERT_EQ(munmap(p, n * PG), 0);
 	close(fd);
 	baseline(n);
@@ -202,23 +131,23 @@ static int touch_in_child(char *p)
 static void gib_4k_and_exhaustion(const void *type)
 {
 	const uint64_t n = (1ULL << 30) / PG;
-	int fd = open_dev(), fd2 = open_dev();
+	int fd = zdref_open_dev(), fd2 = zdref_open_dev();
 	char *p, *more;
 
 	if (total < n)
 		SKIP("region of %llu MiB: this test wants 1 GiB",
 		     (unsigned long long)(total * PG >> 20));
-	p = map(fd, n * PG, MAP_SHARED, 0);
-	fill(p, n, 0, 19);
-	check(p, n, 0, 19);
+	p = zdref_map(fd, n * PG, MAP_SHARED, 0);
+	zdref_fill(p, n, 0, 19);
+	zdref_check_filled(p, n, 0, 19);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), n);
 	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - n);
-	more = map(fd2, (total - n + 1) * PG, MAP_SHARED, 0);
+	more = zdref_map(fd2, (total - n + 1) * PG, MAP_SHARED, 0);
 	if (total > n)
-		fill(more, total - n, 0, 19);
+		zdref_fill(more, total - n, 0, 19);
 	ASSERT_EQ(touch_in_child(more + (total - n) * PG), SIGBUS);
 	ASSERT_EQ(zdref_sysfs_u64("pages_free"), 0);
-	check(p, n, 0, 19);
+	zdref_check_filled(p, n, 0, 19);
 	munmap(more, (total - n + 1) * PG);
 	close(fd2);
 	ASSERT_EQ(munmap(p, n * PG), 0);
@@ -229,13 +158,13 @@ static void gib_4k_and_exhaustion(const void *type)
 /* Files do not share pages: the same offset of two files, two pages. */
 static void two_files(const void *type)
 {
-	int fa = open_dev(), fb = open_dev();
-	char *a = map(fa, PG, MAP_SHARED, 0), *b = map(fb, PG, MAP_SHARED, 0);
+	int fa = zdref_open_dev(), fb = zdref_open_dev();
+	char *a = zdref_map(fa, PG, MAP_SHARED, 0), *b = zdref_map(fb, PG, MAP_SHARED, 0);
 
-	fill(a, 1, 0, 4);
-	fill(b, 1, 0, 5);
-	check(a, 1, 0, 4);
-	ASSERT_NE(info(fa, a).pfn, info(fb, b).pfn);
+	zdref_fill(a, 1, 0, 4);
+	zdref_fill(b, 1, 0, 5);
+	zdref_check_filled(a, 1, 0, 4);
+	ASSERT_NE(zdref_page_info_of(fa, a).pfn, zdref_page_info_of(fb, b).pfn);
 	munmap(a, PG);
 	munmap(b, PG);
 	close(fa);
@@ -247,22 +176,22 @@ static void two_files(const void *type)
 static void fork_child_touches(const void *type)
 {
 	const uint64_t n = 16;
-	int fd = open_dev(), status;
-	char *p = map(fd, n * PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev(), status;
+	char *p = zdref_map(fd, n * PG, MAP_SHARED, 0);
 	pid_t pid;
 
-	fill(p, n / 2, 0, 6);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	zdref_fill(p, n / 2, 0, 6);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	pid = fork();
 	if (pid == 0) {
-		check(p, n / 2, 0, 6);
-		fill(p + n / 2 * PG, n / 2, n / 2, 6);
-		_exit(info(fd, p).refcount == 3 ? 0 : 1);
+		zdref_check_filled(p, n / 2, 0, 6);
+		zdref_fill(p + n / 2 * PG, n / 2, n / 2, 6);
+		_exit(zdref_page_info_of(fd, p).refcount == 3 ? 0 : 1);
 	}
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_EQ(status, 0);
-	check(p, n, 0, 6);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	zdref_check_filled(p, n, 0, 6);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), n);
 	munmap(p, n * PG);
 	close(fd);
@@ -272,14 +201,14 @@ static void fork_child_touches(const void *type)
 /* MADV_DONTNEED drops the mapping's reference, never the file's. */
 static void madv_dontneed(const void *type)
 {
-	int fd = open_dev();
-	char *p = map(fd, 4 * PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev();
+	char *p = zdref_map(fd, 4 * PG, MAP_SHARED, 0);
 
-	fill(p, 4, 0, 7);
+	zdref_fill(p, 4, 0, 7);
 	ASSERT_EQ(madvise(p, 4 * PG, MADV_DONTNEED), 0);
-	check(p, 4, 0, 7);	/* faults the same pages back */
+	zdref_check_filled(p, 4, 0, 7);	/* faults the same pages back */
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), 4);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	munmap(p, 4 * PG);
 	close(fd);
 	baseline(4);
@@ -288,15 +217,15 @@ static void madv_dontneed(const void *type)
 /* mremap moves the page table entries and their references. */
 static void mremap_moves(const void *type)
 {
-	int fd = open_dev();
-	char *p = map(fd, 4 * PG, MAP_SHARED, 0), *q;
+	int fd = zdref_open_dev();
+	char *p = zdref_map(fd, 4 * PG, MAP_SHARED, 0), *q;
 
-	fill(p, 4, 0, 8);
+	zdref_fill(p, 4, 0, 8);
 	q = mremap(p, 4 * PG, 8 * PG, MREMAP_MAYMOVE);
 	ASSERT_TRUE(q != MAP_FAILED);
-	check(q, 4, 0, 8);
-	ASSERT_EQ(info(fd, q).refcount, 2);
-	fill(q + 4 * PG, 4, 4, 8);
+	zdref_check_filled(q, 4, 0, 8);
+	ASSERT_EQ(zdref_page_info_of(fd, q).refcount, 2);
+	zdref_fill(q + 4 * PG, 4, 4, 8);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), 8);
 	munmap(q, 8 * PG);
 	close(fd);
@@ -306,15 +235,15 @@ static void mremap_moves(const void *type)
 /* Unmapping part of a mapping drops those pages' mapping references. */
 static void partial_munmap(const void *type)
 {
-	int fd = open_dev();
-	char *p = map(fd, 8 * PG, MAP_SHARED, 0), *all;
+	int fd = zdref_open_dev();
+	char *p = zdref_map(fd, 8 * PG, MAP_SHARED, 0), *all;
 
-	fill(p, 8, 0, 9);
+	zdref_fill(p, 8, 0, 9);
 	ASSERT_EQ(munmap(p + 2 * PG, 4 * PG), 0);
-	all = map(fd, 8 * PG, MAP_SHARED, 0);
-	check(all, 8, 0, 9);
-	ASSERT_EQ(info(fd, all + 0 * PG).refcount, 3);	/* file, p, all */
-	ASSERT_EQ(info(fd, all + 3 * PG).refcount, 2);	/* file, all */
+	all = zdref_map(fd, 8 * PG, MAP_SHARED, 0);
+	zdref_check_filled(all, 8, 0, 9);
+	ASSERT_EQ(zdref_page_info_of(fd, all + 0 * PG).refcount, 3);	/* file, p, all */
+	ASSERT_EQ(zdref_page_info_of(fd, all + 3 * PG).refcount, 2);	/* file, all */
 	munmap(p, 2 * PG);
 	munmap(p + 6 * PG, 2 * PG);
 	munmap(all, 8 * PG);
@@ -335,7 +264,7 @@ static void exit_without_munmap(const void *type)
 
 		if (fd < 0 || p == MAP_FAILED)
 			_exit(1);
-		fill(p, 32, 0, 10);
+		zdref_fill(p, 32, 0, 10);
 		_exit(0);
 	}
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -358,7 +287,7 @@ static void kill9_during_faults(const void *type)
 		if (fd < 0 || p == MAP_FAILED)
 			_exit(1);
 		for (;;)
-			fill(p, n, 0, 11);
+			zdref_fill(p, n, 0, 11);
 	}
 	while (zdref_sysfs_u64("allocs") < n / 4)
 		usleep(1000);
@@ -371,24 +300,24 @@ static void kill9_during_faults(const void *type)
 /* process_vm_readv() reads another process's device pages through GUP. */
 static void process_vm_readv_reads(const void *type)
 {
-	int fd = open_dev(), pfd[2], status;
-	char *p = map(fd, 4 * PG, MAP_SHARED, 0), *buf = malloc(4 * PG);
+	int fd = zdref_open_dev(), pfd[2], status;
+	char *p = zdref_map(fd, 4 * PG, MAP_SHARED, 0), *buf = malloc(4 * PG);
 	struct iovec local = { buf, 4 * PG }, remote = { p, 4 * PG };
 	pid_t pid;
 	char c;
 
 	ASSERT_EQ(pipe(pfd), 0);
-	fill(p, 4, 0, 12);
+	zdref_fill(p, 4, 0, 12);
 	pid = fork();
 	if (pid == 0) {		/* hold the mapping until told */
 		close(pfd[1]);
 		_exit(read(pfd[0], &c, 1) == 1 ? 0 : 1);
 	}
 	ASSERT_EQ(process_vm_readv(pid, &local, 1, &remote, 1, 0), 4 * PG);
-	check(buf, 4, 0, 12);
+	zdref_check_filled(buf, 4, 0, 12);
 	ASSERT_EQ(write(pfd[1], "x", 1), 1);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	munmap(p, 4 * PG);
 	close(fd);
 	baseline(4);
@@ -401,14 +330,14 @@ static void process_vm_readv_reads(const void *type)
  */
 static void vmsplice_outlives_file(const void *type)
 {
-	int fd = open_dev(), pfd[2];
-	char *p = map(fd, PG, MAP_SHARED, 0), *buf = malloc(PG);
+	int fd = zdref_open_dev(), pfd[2];
+	char *p = zdref_map(fd, PG, MAP_SHARED, 0), *buf = malloc(PG);
 	struct iovec iov = { p, PG };
 
 	ASSERT_EQ(pipe(pfd), 0);
-	fill(p, 1, 0, 13);
+	zdref_fill(p, 1, 0, 13);
 	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
-	ASSERT_GE(info(fd, p).refcount, 3);
+	ASSERT_GE(zdref_page_info_of(fd, p).refcount, 3);
 	munmap(p, PG);
 	close(fd);
 	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), 1);
@@ -417,7 +346,7 @@ static void vmsplice_outlives_file(const void *type)
 	usleep(20000);	/* several scans: still referenced, still busy */
 	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
 	ASSERT_EQ(read(pfd[0], buf, PG), PG);
-	check(buf, 1, 0, 13);
+	zdref_check_filled(buf, 1, 0, 13);
 	close(pfd[0]);
 	close(pfd[1]);
 	baseline(1);
@@ -428,10 +357,10 @@ static void release_range(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = 4 * PG,
 				     .timeout_ms = 1000 };
-	int fd = open_dev();
-	char *p = map(fd, 4 * PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev();
+	char *p = zdref_map(fd, 4 * PG, MAP_SHARED, 0);
 
-	fill(p, 4, 0, 14);
+	zdref_fill(p, 4, 0, 14);
 	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), 0);
 	ASSERT_EQ(rel.released, 4);
 	ASSERT_EQ(rel.busy, 0);
@@ -448,12 +377,12 @@ static void release_while_pinned(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = PG,
 				     .timeout_ms = 100 };
-	int fd = open_dev(), pfd[2];
-	char *p = map(fd, PG, MAP_SHARED, 0), *buf = malloc(PG);
+	int fd = zdref_open_dev(), pfd[2];
+	char *p = zdref_map(fd, PG, MAP_SHARED, 0), *buf = malloc(PG);
 	struct iovec iov = { p, PG };
 
 	ASSERT_EQ(pipe(pfd), 0);
-	fill(p, 1, 0, 15);
+	zdref_fill(p, 1, 0, 15);
 	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
 	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), -1);
 	ASSERT_EQ(errno, ETIMEDOUT);
@@ -461,7 +390,7 @@ static void release_while_pinned(const void *type)
 	ASSERT_EQ(rel.busy, 1);
 	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
 	ASSERT_EQ(read(pfd[0], buf, PG), PG);
-	check(buf, 1, 0, 15);
+	zdref_check_filled(buf, 1, 0, 15);
 	close(pfd[0]);
 	close(pfd[1]);
 	munmap(p, PG);
@@ -475,7 +404,7 @@ static void release_while_pinned(const void *type)
  */
 static void mmap_past_device(const void *type)
 {
-	int fd = open_dev(), kmsg = zdref_kmsg_open();
+	int fd = zdref_open_dev(), kmsg = zdref_kmsg_open();
 	char *p, *log;
 
 	ASSERT_TRUE(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
@@ -488,12 +417,12 @@ static void mmap_past_device(const void *type)
 	ASSERT_EQ(errno, EINVAL);
 	log = zdref_kmsg_read(kmsg);
 	ASSERT_TRUE(strstr(log, "reach past the device's"));
-	p = map(fd, PG, MAP_SHARED, (total - 1) * PG);
-	fill(p, 1, total - 1, 21);
+	p = zdref_map(fd, PG, MAP_SHARED, (total - 1) * PG);
+	zdref_fill(p, 1, total - 1, 21);
 	p = mremap(p, PG, 2 * PG, MREMAP_MAYMOVE);
 	ASSERT_TRUE(p != MAP_FAILED);
 	ASSERT_EQ(touch_in_child(p + PG), SIGBUS);
-	check(p, 1, total - 1, 21);
+	zdref_check_filled(p, 1, total - 1, 21);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
 	munmap(p, 2 * PG);
 	close(fd);
@@ -510,14 +439,14 @@ static void mmap_past_device(const void *type)
 static void release_log_ratelimited(const void *type)
 {
 	const int n = 40;
-	int fd = open_dev(), pfd[2], kmsg, lines = 0, i, windows;
-	char *p = map(fd, n * PG, MAP_SHARED, 0), *log, *s;
+	int fd = zdref_open_dev(), pfd[2], kmsg, lines = 0, i, windows;
+	char *p = zdref_map(fd, n * PG, MAP_SHARED, 0), *log, *s;
 	struct timespec t0, t1;
 	long ms;
 
 	ASSERT_EQ(pipe(pfd), 0);
 	ASSERT_GE(fcntl(pfd[1], F_SETPIPE_SZ, 64 * PG), 64 * (int)PG);
-	fill(p, n, 0, 16);
+	zdref_fill(p, n, 0, 16);
 	kmsg = zdref_kmsg_open();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++) {
@@ -554,13 +483,13 @@ static void release_log_ratelimited(const void *type)
  */
 static void pfn_needs_cap_sys_admin(const void *type)
 {
-	int fd = open_dev(), status;
-	char *p = map(fd, PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev(), status;
+	char *p = zdref_map(fd, PG, MAP_SHARED, 0);
 	struct zdref_page_info root_pi;
 	pid_t pid;
 
-	fill(p, 1, 0, 17);
-	root_pi = info(fd, p);
+	zdref_fill(p, 1, 0, 17);
+	root_pi = zdref_page_info_of(fd, p);
 	ASSERT_TRUE(root_pi.pfn != 0);
 	ASSERT_EQ(chmod(ZDREF_DEV, 0666), 0);
 	pid = fork();
@@ -597,7 +526,7 @@ static void pfn_needs_cap_sys_admin(const void *type)
 	zt_diag("child as nobody: exit %d (0: pfn hidden from it, shown through root's file)",
 		WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	check(p, 1, 0, 17);
+	zdref_check_filled(p, 1, 0, 17);
 	munmap(p, PG);
 	close(fd);
 	baseline(2);
@@ -611,14 +540,14 @@ static void release_keeps_private_copies(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = PG,
 				     .timeout_ms = 1000 };
-	int fd = open_dev(), other = open_dev();
-	char *shared = map(fd, PG, MAP_SHARED, 0);
-	char *priv = map(other, PG, MAP_PRIVATE, 0);
+	int fd = zdref_open_dev(), other = zdref_open_dev();
+	char *shared = zdref_map(fd, PG, MAP_SHARED, 0);
+	char *priv = zdref_map(other, PG, MAP_PRIVATE, 0);
 
-	fill(shared, 1, 0, 20);
-	fill(priv, 1, 0, 21);		/* copied into RAM */
+	zdref_fill(shared, 1, 0, 20);
+	zdref_fill(priv, 1, 0, 21);		/* copied into RAM */
 	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), 0);
-	check(priv, 1, 0, 21);
+	zdref_check_filled(priv, 1, 0, 21);
 	munmap(priv, PG);
 	munmap(shared, PG);
 	close(other);
@@ -630,20 +559,20 @@ static void release_keeps_private_copies(const void *type)
 static void o_direct_brd(const void *type)
 {
 	const uint64_t n = 64;
-	int fd = open_dev(), bd;
-	char *src = map(fd, n * PG, MAP_SHARED, 0);
-	char *dst = map(fd, n * PG, MAP_SHARED, n * PG);
+	int fd = zdref_open_dev(), bd;
+	char *src = zdref_map(fd, n * PG, MAP_SHARED, 0);
+	char *dst = zdref_map(fd, n * PG, MAP_SHARED, n * PG);
 
 	if (!zdref_ramdisk())
 		SKIP("no brd module");
 	bd = open(ZDREF_RAMDISK, O_RDWR | O_DIRECT);
 	ASSERT_GE(bd, 0);
-	fill(src, n, 0, 16);
+	zdref_fill(src, n, 0, 16);
 	ASSERT_EQ(pwrite(bd, src, n * PG, 0), n * PG);
 	ASSERT_EQ(pread(bd, dst, n * PG, 0), n * PG);
-	check(dst, n, 0, 16);
+	zdref_check_filled(dst, n, 0, 16);
 	close(bd);
-	ASSERT_EQ(info(fd, dst).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, dst).refcount, 2);
 	munmap(src, n * PG);
 	munmap(dst, n * PG);
 	close(fd);
@@ -653,16 +582,16 @@ static void o_direct_brd(const void *type)
 /* MAP_PRIVATE: read the device page, copy to system RAM on write. */
 static void map_private_cow(const void *type)
 {
-	int fd = open_dev();
-	char *shared = map(fd, PG, MAP_SHARED, 0);
-	char *priv = map(fd, PG, MAP_PRIVATE, 0);
+	int fd = zdref_open_dev();
+	char *shared = zdref_map(fd, PG, MAP_SHARED, 0);
+	char *priv = zdref_map(fd, PG, MAP_PRIVATE, 0);
 
-	fill(shared, 1, 0, 17);
-	check(priv, 1, 0, 17);
-	fill(priv, 1, 0, 18);		/* copy-on-write into RAM */
-	check(priv, 1, 0, 18);
-	check(shared, 1, 0, 17);	/* the device page is untouched */
-	ASSERT_EQ(info(fd, shared).refcount, 2);
+	zdref_fill(shared, 1, 0, 17);
+	zdref_check_filled(priv, 1, 0, 17);
+	zdref_fill(priv, 1, 0, 18);		/* copy-on-write into RAM */
+	zdref_check_filled(priv, 1, 0, 18);
+	zdref_check_filled(shared, 1, 0, 17);	/* the device page is untouched */
+	ASSERT_EQ(zdref_page_info_of(fd, shared).refcount, 2);
 	munmap(priv, PG);
 	munmap(shared, PG);
 	close(fd);
@@ -678,7 +607,7 @@ static void map_private_cow(const void *type)
  */
 static char *map_units(int fd, uint64_t units, off_t off)
 {
-	char *p = map(fd, units * HP, MAP_SHARED, off);
+	char *p = zdref_map(fd, units * HP, MAP_SHARED, off);
 
 	/* get_unmapped_area aligns 2 MiB mappings of DAX files. */
 	ASSERT_EQ((uintptr_t)p % HP, 0);
@@ -688,26 +617,26 @@ static char *map_units(int fd, uint64_t units, off_t off)
 /* One unit: one allocation, 512 pages; the file holds 1, the PMD 1. */
 static void huge_one_unit(const void *type)
 {
-	int fd = open_dev();
+	int fd = zdref_open_dev();
 	char *p = map_units(fd, 1, 0);
 	struct zdref_page_info pi;
 
 	p[0] = 1;
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
 	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - HPG);
-	pi = info(fd, p + 5 * PG);
+	pi = zdref_page_info_of(fd, p + 5 * PG);
 	ASSERT_EQ(pi.refcount, 2);
 	ASSERT_EQ(pi.mapcount, 1);
-	ASSERT_EQ(pi.pfn, info(fd, p).pfn + 5);
-	ASSERT_EQ(info(fd, p).pfn % HPG, 0);
-	fill(p, HPG, 0, 31);
+	ASSERT_EQ(pi.pfn, zdref_page_info_of(fd, p).pfn + 5);
+	ASSERT_EQ(zdref_page_info_of(fd, p).pfn % HPG, 0);
+	zdref_fill(p, HPG, 0, 31);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
 	ASSERT_EQ(munmap(p, HP), 0);
 	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
 	p = map_units(fd, 1, 0);
-	check(p, HPG, 0, 31);
-	ASSERT_EQ(info(fd, p).pfn, pi.pfn - 5);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	zdref_check_filled(p, HPG, 0, 31);
+	ASSERT_EQ(zdref_page_info_of(fd, p).pfn, pi.pfn - 5);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	ASSERT_EQ(munmap(p, HP), 0);
 	close(fd);
 	baseline(1);
@@ -717,7 +646,7 @@ static void huge_one_unit(const void *type)
 static void huge_gib_2m_and_exhaustion(const void *type)
 {
 	const uint64_t units = (1ULL << 30) / HP;
-	int fd = open_dev(), fd2 = open_dev();
+	int fd = zdref_open_dev(), fd2 = zdref_open_dev();
 	uint64_t i, left;
 	char *p, *more;
 
@@ -726,9 +655,9 @@ static void huge_gib_2m_and_exhaustion(const void *type)
 		     (unsigned long long)(total * PG >> 20));
 	p = map_units(fd, units, 0);
 	for (i = 0; i < units; i++)
-		fill(p + i * HP, 1, i * HPG, 32);
+		zdref_fill(p + i * HP, 1, i * HPG, 32);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), units);
-	ASSERT_EQ(info(fd, p + HP - PG).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, p + HP - PG).refcount, 2);
 	left = (total - units * HPG) / HPG;
 	more = map_units(fd2, left + 1, 0);
 	for (i = 0; i < left; i++)
@@ -736,7 +665,7 @@ static void huge_gib_2m_and_exhaustion(const void *type)
 	ASSERT_EQ(touch_in_child(more + left * HP), SIGBUS);
 	ASSERT_EQ(zdref_sysfs_u64("pages_free"), 0);
 	for (i = 0; i < units; i++)
-		check(p + i * HP, 1, i * HPG, 32);
+		zdref_check_filled(p + i * HP, 1, i * HPG, 32);
 	munmap(more, (left + 1) * HP);
 	close(fd2);
 	ASSERT_EQ(munmap(p, units * HP), 0);
@@ -747,21 +676,23 @@ static void huge_gib_2m_and_exhaustion(const void *type)
 /* fork copies no PMD of a file: the child maps the unit on its own touch. */
 static void huge_fork(const void *type)
 {
-	int fd = open_dev(), status;
+	int fd = zdref_open_dev(), status;
 	char *p = map_units(fd, 2, 0);
+	struct zdref_page_info pi;
 	pid_t pid;
 
-	fill(p, HPG, 0, 33);
+	zdref_fill(p, HPG, 0, 33);
 	pid = fork();
 	if (pid == 0) {
-		check(p, HPG, 0, 33);
-		fill(p + HP, HPG, HPG, 33);
-		_exit(info(fd, p).refcount == 3 && info(fd, p).mapcount == 2 ? 0 : 1);
+		zdref_check_filled(p, HPG, 0, 33);
+		zdref_fill(p + HP, HPG, HPG, 33);
+		pi = zdref_page_info_of(fd, p);
+		_exit(pi.refcount == 3 && pi.mapcount == 2 ? 0 : 1);
 	}
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_EQ(status, 0);
-	check(p, 2 * HPG, 0, 33);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	zdref_check_filled(p, 2 * HPG, 0, 33);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	munmap(p, 2 * HP);
 	close(fd);
 	baseline(2);
@@ -770,15 +701,15 @@ static void huge_fork(const void *type)
 /* MADV_DONTNEED of one page zaps the whole PMD; the unit faults back. */
 static void huge_madv_dontneed(const void *type)
 {
-	int fd = open_dev();
+	int fd = zdref_open_dev();
 	char *p = map_units(fd, 1, 0);
 
-	fill(p, HPG, 0, 34);
+	zdref_fill(p, HPG, 0, 34);
 	ASSERT_EQ(madvise(p + 7 * PG, PG, MADV_DONTNEED), 0);
-	ASSERT_EQ(info(fd, p).refcount, 1);
-	ASSERT_EQ(info(fd, p).mapcount, 0);
-	check(p, HPG, 0, 34);
-	ASSERT_EQ(info(fd, p).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 1);
+	ASSERT_EQ(zdref_page_info_of(fd, p).mapcount, 0);
+	zdref_check_filled(p, HPG, 0, 34);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), 1);
 	munmap(p, HP);
 	close(fd);
@@ -791,18 +722,18 @@ static void huge_madv_dontneed(const void *type)
  */
 static void huge_split_between_units(const void *type)
 {
-	int fd = open_dev();
+	int fd = zdref_open_dev();
 	char *p = map_units(fd, 2, 0);
 
-	fill(p, 2 * HPG, 0, 35);
+	zdref_fill(p, 2 * HPG, 0, 35);
 	ASSERT_EQ(munmap(p + 100 * PG, PG), -1);
 	ASSERT_EQ(errno, EINVAL);
 	ASSERT_EQ(mprotect(p, PG, PROT_READ), -1);
 	ASSERT_EQ(errno, EINVAL);
-	check(p, 2 * HPG, 0, 35);
+	zdref_check_filled(p, 2 * HPG, 0, 35);
 	ASSERT_EQ(munmap(p, HP), 0);
-	ASSERT_EQ(info(fd, p + HP).refcount, 2);
-	check(p + HP, HPG, HPG, 35);
+	ASSERT_EQ(zdref_page_info_of(fd, p + HP).refcount, 2);
+	zdref_check_filled(p + HP, HPG, HPG, 35);
 	munmap(p + HP, HP);
 	close(fd);
 	baseline(2);
@@ -814,7 +745,7 @@ static void huge_split_between_units(const void *type)
  */
 static void huge_mmap_rules(const void *type)
 {
-	int fd = open_dev();
+	int fd = zdref_open_dev();
 	char *p;
 
 	ASSERT_TRUE(mmap(NULL, HP, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED);
@@ -836,17 +767,17 @@ static void huge_mmap_rules(const void *type)
 /* mremap to a 2 MiB aligned place moves the PMD with its reference. */
 static void huge_mremap(const void *type)
 {
-	int fd = open_dev();
+	int fd = zdref_open_dev();
 	char *p = map_units(fd, 1, 0), *hole, *q;
 
-	fill(p, HPG, 0, 36);
+	zdref_fill(p, HPG, 0, 36);
 	hole = map_units(fd, 2, 0);	/* a 2 MiB aligned free destination */
 	munmap(hole, 2 * HP);
 	q = mremap(p, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, hole + HP);
 	ASSERT_TRUE(q == hole + HP);
-	ASSERT_EQ(info(fd, q).refcount, 2);
-	ASSERT_EQ(info(fd, q).mapcount, 1);
-	check(q, HPG, 0, 36);
+	ASSERT_EQ(zdref_page_info_of(fd, q).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, q).mapcount, 1);
+	zdref_check_filled(q, HPG, 0, 36);
 	munmap(q, HP);
 	close(fd);
 	baseline(1);
@@ -855,14 +786,14 @@ static void huge_mremap(const void *type)
 /* A pin on one page holds the whole unit after its file let go. */
 static void huge_vmsplice_outlives_file(const void *type)
 {
-	int fd = open_dev(), pfd[2];
+	int fd = zdref_open_dev(), pfd[2];
 	char *p = map_units(fd, 1, 0), *buf = malloc(PG);
 	struct iovec iov = { p + 9 * PG, PG };
 
 	ASSERT_EQ(pipe(pfd), 0);
-	fill(p, HPG, 0, 37);
+	zdref_fill(p, HPG, 0, 37);
 	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
-	ASSERT_EQ(info(fd, p).refcount, 3);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 3);
 	munmap(p, HP);
 	close(fd);
 	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), HPG);
@@ -870,7 +801,7 @@ static void huge_vmsplice_outlives_file(const void *type)
 	usleep(20000);
 	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
 	ASSERT_EQ(read(pfd[0], buf, PG), PG);
-	check(buf, 1, 9, 37);
+	zdref_check_filled(buf, 1, 9, 37);
 	close(pfd[0]);
 	close(pfd[1]);
 	baseline(1);
@@ -881,13 +812,13 @@ static void huge_release(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = PG,
 				     .timeout_ms = 1000 };
-	int fd = open_dev();
+	int fd = zdref_open_dev();
 	char *p = map_units(fd, 1, 0);
 
-	fill(p, HPG, 0, 38);
+	zdref_fill(p, HPG, 0, 38);
 	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), -1);
 	ASSERT_EQ(errno, EINVAL);
-	check(p, HPG, 0, 38);
+	zdref_check_filled(p, HPG, 0, 38);
 	rel.length = HP;
 	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), 0);
 	ASSERT_EQ(rel.released, HPG);
@@ -905,19 +836,19 @@ static void huge_release_while_pinned(const void *type)
 {
 	struct zdref_release rel = { .offset = 0, .length = HP,
 				     .timeout_ms = 100 };
-	int fd = open_dev(), pfd[2];
+	int fd = zdref_open_dev(), pfd[2];
 	char *p = map_units(fd, 1, 0), *buf = malloc(PG);
 	struct iovec iov = { p + HP - PG, PG };
 
 	ASSERT_EQ(pipe(pfd), 0);
-	fill(p, HPG, 0, 39);
+	zdref_fill(p, HPG, 0, 39);
 	ASSERT_EQ(vmsplice(pfd[1], &iov, 1, 0), PG);
 	ASSERT_EQ(ioctl(fd, ZDREF_IOC_RELEASE, &rel), -1);
 	ASSERT_EQ(errno, ETIMEDOUT);
 	ASSERT_EQ(rel.busy, HPG);
 	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
 	ASSERT_EQ(read(pfd[0], buf, PG), PG);
-	check(buf, 1, HPG - 1, 39);
+	zdref_check_filled(buf, 1, HPG - 1, 39);
 	close(pfd[0]);
 	close(pfd[1]);
 	munmap(p, HP);
@@ -928,7 +859,7 @@ static void huge_release_while_pinned(const void *type)
 /* O_DIRECT from one unit to brd and back into another. */
 static void huge_o_direct_brd(const void *type)
 {
-	int fd = open_dev(), bd;
+	int fd = zdref_open_dev(), bd;
 	char *src = map_units(fd, 1, 0);
 	char *dst = map_units(fd, 1, HP);
 
@@ -936,12 +867,12 @@ static void huge_o_direct_brd(const void *type)
 		SKIP("no brd module");
 	bd = open(ZDREF_RAMDISK, O_RDWR | O_DIRECT);
 	ASSERT_GE(bd, 0);
-	fill(src, HPG, 0, 40);
+	zdref_fill(src, HPG, 0, 40);
 	ASSERT_EQ(pwrite(bd, src, HP, 0), HP);
 	ASSERT_EQ(pread(bd, dst, HP, 0), HP);
-	check(dst, HPG, 0, 40);
+	zdref_check_filled(dst, HPG, 0, 40);
 	close(bd);
-	ASSERT_EQ(info(fd, dst).refcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, dst).refcount, 2);
 	munmap(src, HP);
 	munmap(dst, HP);
 	close(fd);
@@ -977,8 +908,8 @@ static const char *maps_path(const void *addr)
 static void longterm_pin_io_uring(const void *type)
 {
 	struct io_uring_params params = { 0 };
-	int fd = open_dev(), ring, ret;
-	char *p = map(fd, 4 * PG, MAP_SHARED, 0);
+	int fd = zdref_open_dev(), ring, ret;
+	char *p = zdref_map(fd, 4 * PG, MAP_SHARED, 0);
 	struct iovec iov = { p, 4 * PG };
 	struct timespec t0, t1;
 
@@ -988,7 +919,7 @@ static void longterm_pin_io_uring(const void *type)
 	ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (ring < 0)
 		SKIP("io_uring_setup: %s", strerror(errno));
-	fill(p, 4, 0, 22);
+	zdref_fill(p, 4, 0, 22);
 	/* A GUP that retried forever would end here, killed by SIGALRM. */
 	alarm(20);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1009,8 +940,8 @@ static void longterm_pin_io_uring(const void *type)
 		ASSERT_EQ(ret, -1);
 		ASSERT_EQ(errno, EOPNOTSUPP);
 		ASSERT_TRUE(ms < 1000);
-		ASSERT_EQ(info(fd, p).refcount, 2);
-		check(p, 4, 0, 22);
+		ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
+		zdref_check_filled(p, 4, 0, 22);
 		close(ring);
 		munmap(p, 4 * PG);
 		close(fd);
@@ -1018,7 +949,7 @@ static void longterm_pin_io_uring(const void *type)
 		return;
 	}
 	/* file, mapping, and a FOLL_PIN's GUP_PIN_COUNTING_BIAS */
-	ASSERT_EQ(info(fd, p).refcount, 2 + 1024);
+	ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2 + 1024);
 	munmap(p, 4 * PG);
 	close(fd);
 	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), 4);

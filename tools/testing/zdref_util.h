@@ -11,10 +11,12 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "zt.h"
+#include "../../include/uapi/zdref.h"
 
 /* The guest's page, align=2M's unit, and its pages: one spelling for all. */
 #define PG		4096UL
@@ -431,6 +433,98 @@ static inline int zdref_iomem_find(const char *name, struct zdref_range *r)
 	}
 	fclose(f);
 	return found;
+}
+
+/*
+ * A fixture's load of zdref0 over the first @size bytes of the reserved
+ * range (0: all of it), of the variant's type (its name) and align= (its
+ * tag: 4K or 2M), with @extra parameters: its pages_total.  Skipped, with
+ * the reason the module logged, where this kernel's PMD mappings would
+ * hold no reference.
+ */
+static inline uint64_t zdref_load_variant(const struct zt_variant *v,
+					  uint64_t size, const char *extra)
+{
+	struct zdref_range r = zdref_reserved_range();
+	const char *align = v->tag;
+	int kmsg, ret;
+	char *log;
+
+	if (zdref_loaded())
+		zdref_unload();	/* left by an earlier failure */
+	ASSERT_LE(size, r.size);
+	kmsg = zdref_kmsg_open();
+	ret = zdref_load("region=%llu@0x%llx type=%s align=%s %s",
+			 (unsigned long long)(size ?: r.size),
+			 (unsigned long long)r.start, v->name, align, extra);
+	log = ret ? zdref_kmsg_read(kmsg) : (close(kmsg), "");
+
+	if (ret == -EOPNOTSUPP && !strcmp(align, "2M") &&
+	    strstr(log, "align=2M needs PMD mappings of device folios"))
+		SKIP("align=2M: %s",
+		     "this kernel's PMD mappings of device memory hold no page reference");
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(zdref_sysfs_u64("align"), !strcmp(align, "2M") ? HP : PG);
+	return zdref_sysfs_u64("pages_total");
+}
+
+/* zdref0 opened read-write, or the test fails. */
+static inline int zdref_open_dev(void)
+{
+	int fd = open(ZDREF_DEV, O_RDWR | O_CLOEXEC);
+
+	ASSERT_GE(fd, 0);
+	return fd;
+}
+
+/* @len of @fd at @off, read-write, or the test fails. */
+static inline char *zdref_map(int fd, size_t len, int flags, off_t off)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, off);
+
+	ASSERT_TRUE(p != MAP_FAILED);
+	return p;
+}
+
+/* ZDREF_IOC_PAGE_INFO of the page mapped at @addr. */
+static inline struct zdref_page_info zdref_page_info_of(int fd, const void *addr)
+{
+	struct zdref_page_info pi = { .addr = (uintptr_t)addr };
+
+	ASSERT_EQ(ioctl(fd, ZDREF_IOC_PAGE_INFO, &pi), 0);
+	return pi;
+}
+
+/* A recognisable word per page and offset. */
+static inline uint64_t zdref_pattern(uint64_t pgoff, uint64_t salt)
+{
+	return 0x5a5a000000000000ULL ^ (pgoff << 20) ^ salt;
+}
+
+/* The first and last words of @npages pages at @p, page @first on. */
+static inline void zdref_fill(char *p, uint64_t npages, uint64_t first,
+			      uint64_t salt)
+{
+	uint64_t i;
+
+	for (i = 0; i < npages; i++) {
+		((uint64_t *)(p + i * PG))[0] = zdref_pattern(first + i, salt);
+		((uint64_t *)(p + i * PG))[PG / 8 - 1] = zdref_pattern(first + i, salt);
+	}
+}
+
+/* They hold what zdref_fill() wrote, or the test fails. */
+static inline void zdref_check_filled(const char *p, uint64_t npages,
+				      uint64_t first, uint64_t salt)
+{
+	uint64_t i;
+
+	for (i = 0; i < npages; i++) {
+		ASSERT_EQ_U(((const uint64_t *)(p + i * PG))[0],
+			    zdref_pattern(first + i, salt));
+		ASSERT_EQ_U(((const uint64_t *)(p + i * PG))[PG / 8 - 1],
+			    zdref_pattern(first + i, salt));
+	}
 }
 
 /* What an unloaded zdref leaves: no module, class, node or claimed range. */
