@@ -405,6 +405,25 @@ struct zdref_kunit_dev *zdref_kunit_dev_add_poison(struct kunit *test,
 	return zdref_kunit_dev_make(test, &params, size, 0);
 }
 
+/**
+ * zdref_kunit_dev_add_device_scope() - a working scope=device device of a test
+ * @test: the test
+ * @type: the type of its pages
+ * @size: its size, a multiple of 2 MiB
+ *
+ * As zdref_kunit_dev_add(), with no /dev/zdrefN.
+ *
+ * Return: the device; the test aborts if it cannot have one.
+ */
+struct zdref_kunit_dev *zdref_kunit_dev_add_device_scope(struct kunit *test,
+							 enum zdref_type type,
+							 u64 size)
+{
+	struct zdref_params params = { .type = type, .scope = ZDREF_SCOPE_DEVICE };
+
+	return zdref_kunit_dev_make(test, &params, size, 0);
+}
+
 static int __init zdref_kunit_init(void)
 {
 	get_fs_root(current->fs, &zdref_kunit_root);
@@ -420,9 +439,10 @@ module_init(zdref_kunit_init);
 module_exit(zdref_kunit_exit);
 
 kunit_test_suites(&zdref_refcount_suite, &zdref_pool_suite,
-		  &zdref_fault_suite, &zdref_errors_suite, &zdref_poison_suite);
+		  &zdref_fault_suite, &zdref_errors_suite, &zdref_poison_suite,
+		  &zdref_space_suite);
 
-MODULE_DESCRIPTION("KUnit suites of zdref: reference model, pool, faults, error paths, poison");
+MODULE_DESCRIPTION("KUnit suites of zdref: reference model, pool, faults, error paths, poison, device scope");
 MODULE_AUTHOR("The zdref developers");
 MODULE_LICENSE("GPL");
 ZDREF_IMPORT_NS_KUNIT;

@@ -86,6 +86,9 @@ struct zdref_kunit_dev *zdref_kunit_dev_add(struct kunit *test,
 struct zdref_kunit_dev *zdref_kunit_dev_add_poison(struct kunit *test,
 						   enum zdref_type type, u64 size,
 						   unsigned int quarantine);
+struct zdref_kunit_dev *zdref_kunit_dev_add_device_scope(struct kunit *test,
+							 enum zdref_type type,
+							 u64 size);
 struct zdref_kunit_dev *zdref_kunit_dev_init(struct kunit *test,
 					     enum zdref_type type);
 void zdref_kunit_require_region(struct kunit *test, u64 size, u64 *start);
@@ -124,5 +127,6 @@ extern struct kunit_suite zdref_pool_suite;
 extern struct kunit_suite zdref_fault_suite;
 extern struct kunit_suite zdref_errors_suite;
 extern struct kunit_suite zdref_poison_suite;
+extern struct kunit_suite zdref_space_suite;
 
 #endif /* ZDREF_KUNIT_H */

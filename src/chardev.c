@@ -37,6 +37,14 @@ static ssize_t type_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(type);
 
+/* Whose its pages are: "file" or "device" (scope=). */
+static ssize_t scope_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%s\n", zdref_scope_name(zdref_from_dev(dev)->scope));
+}
+static DEVICE_ATTR_RO(scope);
+
 static ssize_t region_start_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
@@ -211,6 +219,7 @@ static DEVICE_ATTR_RO(poison_errors);
 
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
+	&dev_attr_scope.attr,
 	&dev_attr_region_start.attr,
 	&dev_attr_region_size.attr,
 	&dev_attr_pages_total.attr,

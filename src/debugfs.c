@@ -167,6 +167,7 @@ static int zdref_debugfs_model_show(struct seq_file *m, void *v)
 	const struct zdref_refmodel *rm = &zd->model;
 
 	seq_printf(m, "type %s\n", zdref_type_name(zd->type));
+	seq_printf(m, "scope %s\n", zdref_scope_name(zd->scope));
 	seq_printf(m, "devmap_managed %d\n", ZDREF_HAVE_DEVMAP_MANAGED);
 	seq_printf(m, "idle %d\n", rm->idle);
 	seq_printf(m, "base %d\n", rm->base);

@@ -49,6 +49,7 @@ static const struct zdref_page_ops *zdref_dev_ops(const struct zdref_refmodel *m
 struct zdref_dev *zdref_dev_alloc(const struct zdref_params *params, int id)
 {
 	struct zdref_dev *zd = kzalloc_obj(*zd, GFP_KERNEL);
+	int i;
 
 	if (!zd)
 		return NULL;
@@ -58,6 +59,10 @@ struct zdref_dev *zdref_dev_alloc(const struct zdref_params *params, int id)
 	zd->type = params->type;
 	zd->info = zdref_type_info(params->type);
 	zd->order = params->order;
+	zd->scope = params->scope;
+	zdref_space_init(&zd->space);
+	for (i = 0; i < ZDREF_UNIT_LOCKS; i++)
+		mutex_init(&zd->unit_locks[i]);
 	zd->model = zdref_refmodel_of(zd->info->memory_type);
 	zd->ops = zdref_dev_ops(&zd->model);
 	INIT_LIST_HEAD(&zd->mirrors);
@@ -116,10 +121,13 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_dev_create);
 
 /**
  * zdref_dev_destroy() - undo zdref_dev_create()
- * @zd: the device, its node removed and every page back in its pool
+ * @zd: the device, its node removed and no file of it open; every page
+ *	back in its pool but those its own space holds (scope=device),
+ *	which it gives up first
  */
 void zdref_dev_destroy(struct zdref_dev *zd)
 {
+	zdref_space_exit(zd);
 	zdref_debugfs_remove(zd);
 	zdref_poison_exit(zd);
 	zdref_pool_exit(zd);

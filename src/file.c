@@ -2,8 +2,9 @@
 /*
  * zdref: an open file of /dev/zdrefN, its pages, faults and ioctls.
  *
- * Each open file owns the units (pages, or 2 MiB folios with align=2M) it
- * was handed, indexed by file offset, and holds one reference on each;
+ * The units (pages, or 2 MiB folios with align=2M) handed out for the
+ * file's offsets are in a space (space.c), which holds one reference on
+ * each: the file's own (scope=file) or its device's (scope=device);
  * mmap(MAP_SHARED) of the file maps them.  Mappings take real references
  * and mapcounts, through vm_insert_page() for a PTE and
  * vmf_insert_folio_pmd() for a PMD, so munmap, exit, MADV_DONTNEED,
@@ -24,10 +25,8 @@
 #include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
-#include <linux/rwsem.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/xarray.h>
 
 #include <zdref/compat.h>
 #include "zdref.h"
@@ -36,18 +35,17 @@
 /**
  * struct zdref_file - an open file of a zdref device
  * @zd: the device
- * @pages: file offset, in units, to the unit's head page handed out for it
- * @lock: faults (read) against the release of a range (write), so that no
- *	fault maps a page its file is giving up
- * @ref: held by the open file and by @map_file: the pages are the file's
- *	until both are gone
+ * @space: the units of its offsets: @own, or the device's
+ * @own: its own units, with scope=file
+ * @ref: held by the open file and by @map_file: the file is open until
+ *	both are gone
  * @map_file: for FS_DAX, the file its mappings hold instead of the device
  *	node's (see zdref_mmap()), or NULL
  */
 struct zdref_file {
 	struct zdref_dev *zd;
-	struct xarray pages;
-	struct rw_semaphore lock;
+	struct zdref_space *space;
+	struct zdref_space own;
 	struct kref ref;
 	struct file *map_file;
 };
@@ -66,9 +64,6 @@ static int zdref_open(struct inode *inode, struct file *file)
 	if (!zf)
 		return -ENOMEM;
 	zf->zd = zd;
-	/* Its nodes grow with what the opener maps: charged to the opener. */
-	xa_init_flags(&zf->pages, XA_FLAGS_ACCOUNT);
-	init_rwsem(&zf->lock);
 	kref_init(&zf->ref);
 	if (zf->zd->info->fsdax_file) {
 		zf->map_file = zdref_inode_file(zf->zd, &zdref_map_fops, zf);
@@ -79,22 +74,19 @@ static int zdref_open(struct inode *inode, struct file *file)
 		}
 		kref_get(&zf->ref);
 	}
+	zf->space = zdref_space_open(zd, &zf->own);
 	file->private_data = zf;
 	/* Map the device's DAX inode: see inode.c. */
 	file->f_mapping = zf->zd->inode->i_mapping;
 	return 0;
 }
 
-/* The last reference to an open file's pages: only pins can outlive it. */
+/* The file's last reference: none of its mappings is left. */
 static void zdref_file_free(struct kref *ref)
 {
 	struct zdref_file *zf = container_of(ref, struct zdref_file, ref);
-	struct page *page;
-	unsigned long index;
 
-	xa_for_each(&zf->pages, index, page)
-		zdref_page_put(zf->zd, page);
-	xa_destroy(&zf->pages);
+	zdref_space_close(zf->zd, zf->space);
 	kfree(zf);
 }
 
@@ -129,31 +121,6 @@ static const struct file_operations zdref_map_fops = {
 	.llseek = noop_llseek,
 };
 
-/* The head page of the file's unit @index, handed out on first use. */
-static struct page *zdref_file_unit(struct zdref_file *zf, pgoff_t index)
-{
-	struct page *page, *old;
-
-	page = xa_load(&zf->pages, index);
-	if (page)
-		return page;
-	/* Past the device's size (mremap can grow a mapping there). */
-	if (index >= zdref_pages_total(zf->zd) >> zf->zd->order)
-		return ERR_PTR(-ENOSPC);
-	page = zdref_page_alloc(zf->zd, (u64)index << (PAGE_SHIFT + zf->zd->order));
-	if (!page) {
-		dev_warn_ratelimited(&zf->zd->dev, "pool exhausted: all %llu pages are in use\n",
-				     zdref_pages_total(zf->zd));
-		return ERR_PTR(-ENOSPC);
-	}
-	old = xa_cmpxchg(&zf->pages, index, NULL, page, GFP_KERNEL);
-	if (old) {		/* a concurrent fault won, or no memory */
-		zdref_page_put(zf->zd, page);
-		return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
-	}
-	return page;
-}
-
 static vm_fault_t zdref_unit_error(struct page *head)
 {
 	return PTR_ERR(head) == -ENOSPC ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
@@ -178,8 +145,8 @@ static vm_fault_t zdref_fault(struct vm_fault *vmf)
 				     vmf->address, current->comm);
 		return VM_FAULT_SIGBUS;
 	}
-	down_read(&zf->lock);
-	page = zdref_file_unit(zf, vmf->pgoff);
+	down_read(&zf->space->lock);
+	page = zdref_space_unit(zf->zd, zf->space, vmf->pgoff);
 	if (IS_ERR(page)) {
 		ret = zdref_unit_error(page);
 		goto out;
@@ -188,7 +155,7 @@ static vm_fault_t zdref_fault(struct vm_fault *vmf)
 	/* -EBUSY: another thread mapped it first. */
 	ret = err && err != -EBUSY ? vmf_error(err) : VM_FAULT_NOPAGE;
 out:
-	up_read(&zf->lock);
+	up_read(&zf->space->lock);
 	trace_zdref_fault(zf->zd, vmf->address, IS_ERR(page) ? 0 : page_to_pfn(page),
 			  0, (__force unsigned int)ret);
 	return ret;
@@ -228,14 +195,14 @@ static vm_fault_t zdref_huge_fault(struct vm_fault *vmf, unsigned int order)
 	    pgoff & (HPAGE_PMD_NR - 1))
 		return VM_FAULT_FALLBACK;
 
-	down_read(&zf->lock);
-	head = zdref_file_unit(zf, pgoff >> zd->order);
+	down_read(&zf->space->lock);
+	head = zdref_space_unit(zd, zf->space, pgoff >> zd->order);
 	if (IS_ERR(head))
 		ret = zdref_unit_error(head);
 	else
 		ret = vmf_insert_folio_pmd(vmf, page_folio(head),
 					   vmf->flags & FAULT_FLAG_WRITE);
-	up_read(&zf->lock);
+	up_read(&zf->space->lock);
 	trace_zdref_fault(zd, addr, IS_ERR(head) ? 0 : page_to_pfn(head),
 			  zd->order, (__force unsigned int)ret);
 	return ret;
@@ -336,8 +303,8 @@ static long zdref_ioc_page_info(struct file *file, void __user *arg)
 	pgoff = vma->vm_pgoff + ((info.addr - vma->vm_start) >> PAGE_SHIFT);
 	info.offset = (u64)pgoff << PAGE_SHIFT;
 
-	down_read(&zf->lock);
-	page = xa_load(&zf->pages, pgoff >> zd->order);
+	down_read(&zf->space->lock);
+	page = xa_load(&zf->space->pages, pgoff >> zd->order);
 	if (page) {
 		/*
 		 * A physical address only for an opener with CAP_SYS_ADMIN,
@@ -352,7 +319,7 @@ static long zdref_ioc_page_info(struct file *file, void __user *arg)
 		info.raw_refcount = page_ref_count(page);
 		info.mapcount = zdref_page_mapcount(page);
 	}
-	up_read(&zf->lock);
+	up_read(&zf->space->lock);
 out:
 	mmap_read_unlock(current->mm);
 	if (!ret && copy_to_user(arg, &info, sizeof(info)))
@@ -380,6 +347,7 @@ static bool zdref_all_freed(struct zdref_dev *zd, struct zdref_released *rel,
 static long zdref_ioc_release(struct file *file, void __user *arg)
 {
 	struct zdref_file *zf = file->private_data;
+	struct zdref_space *space = zf->space;
 	struct zdref_dev *zd = zf->zd;
 	unsigned int shift = PAGE_SHIFT + zd->order;
 	struct zdref_released *rel;
@@ -402,29 +370,34 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	first = req.offset >> shift;
 	last = first + (req.length >> shift) - 1;
 
-	down_write(&zf->lock);
+	down_write(&space->lock);
 	cap = 0;
-	xa_for_each_range(&zf->pages, index, page, first, last)
+	xa_for_each_range(&space->pages, index, page, first, last)
 		cap++;
 	rel = kvmalloc_array(max_t(u64, cap, 1), sizeof(*rel), GFP_KERNEL);
 	if (!rel) {
-		up_write(&zf->lock);
+		up_write(&space->lock);
 		return -ENOMEM;
 	}
 	/*
 	 * Every open file of the device shares the inode's mapping: this
-	 * also unmaps other files' pages at these offsets, which they fault
-	 * back in, unchanged; only this file's pages are given up.  Private
-	 * copies (MAP_PRIVATE after a write) are system RAM: left alone.
+	 * also unmaps other files' pages at these offsets.  With scope=file
+	 * they fault their own back in, unchanged, and only this file's
+	 * pages are given up; with scope=device the pages are everyone's,
+	 * and the next fault at these offsets hands out a zeroed one.
+	 * Private copies (MAP_PRIVATE after a write) are system RAM: left
+	 * alone.
 	 */
 	unmap_mapping_range(file->f_mapping, req.offset, req.length, 0);
-	xa_for_each_range(&zf->pages, index, page, first, last) {
-		xa_erase(&zf->pages, index);
+	xa_for_each_range(&space->pages, index, page, first, last) {
+		xa_erase(&space->pages, index);
 		rel[n].page = page;
 		rel[n].gen = READ_ONCE(zdref_unit_of(zd, page)->gen);
 		n++;
 	}
-	up_write(&zf->lock);
+	up_write(&space->lock);
+	/* Units pinned when the device's last file went may be gone. */
+	zdref_space_kick(zd);
 
 	for (index = 0; index < n; index++)
 		zdref_page_put(zd, rel[index].page);

@@ -39,12 +39,20 @@ module_param(poison, charp, 0444);
 MODULE_PARM_DESC(poison,
 		 "1: catch writes to free pages: freed pages are filled with 0x6b, reused in the order they were freed and checked when handed out again (sysfs poison_errors, tracepoint zdref_poison, a log line); 0 (default); one for every device, or a comma-separated list, one per device; not for type=private");
 
+static char *scope = "file";
+module_param(scope, charp, 0444);
+MODULE_PARM_DESC(scope,
+		 "whose a device's pages are: file (default), each open file's, given up at its last close; or device, the device's by offset, shared by every open and kept until ZDREF_IOC_RELEASE or unload, as device-dax's (type=fsdax, generic); one for every device, or a comma-separated list, one per device");
+
 static unsigned int quarantine;
 module_param(quarantine, uint, 0444);
 MODULE_PARM_DESC(quarantine,
 		 "with poison=1: allocation units, the most recently freed, kept out of use on each poisoned device (default 0: the order of reuse alone)");
 
 static struct zdref_params zdref_params[ZDREF_DEVICES_MAX];
+
+/* The list parameters zdref_parse_params() splits: type, region, poison, scope. */
+#define ZDREF_PARAM_COPIES	4
 static struct zdref_dev *zdref_devs[ZDREF_DEVICES_MAX];
 
 /* A type, and whether this kernel can have it. */
@@ -100,6 +108,22 @@ static int zdref_parse_align(struct zdref_params *p)
 	return 0;
 }
 
+/* scope=: file, or device where the device's files map its pages. */
+static int zdref_parse_scope_param(const char *name, struct zdref_params *p)
+{
+	if (zdref_parse_scope(name, &p->scope)) {
+		pr_err("scope=%s: unknown scope %s: use file or device\n",
+		       scope, name);
+		return -EINVAL;
+	}
+	if (p->scope == ZDREF_SCOPE_DEVICE && !zdref_type_info(p->type)->cpu_maps) {
+		pr_err("scope=device: a type=%s device's files are mirrors, with no pages of their own to keep: give it scope=file, one entry per device\n",
+		       zdref_type_name(p->type));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * Split @list, a copy of the parameter @what, in place at its commas
  * into @items: one entry stands for every device.
@@ -129,14 +153,14 @@ static int zdref_split_param(const char *what, char *list, char **items)
 
 /*
  * The module's parameters, once, into what each device is made of.
- * @copies: of type=, region= (which the parsed regions point into) and
- * poison=, for the caller to free (zdref_free_copies()) once the devices
- * are up.
+ * @copies: of type=, region= (which the parsed regions point into),
+ * poison= and scope=, for the caller to free (zdref_free_copies()) once
+ * the devices are up.
  */
-static int zdref_parse_params(char *copies[3])
+static int zdref_parse_params(char *copies[ZDREF_PARAM_COPIES])
 {
 	char *types[ZDREF_DEVICES_MAX], *regions[ZDREF_DEVICES_MAX] = { };
-	char *poisons[ZDREF_DEVICES_MAX];
+	char *poisons[ZDREF_DEVICES_MAX], *scopes[ZDREF_DEVICES_MAX];
 	int ret, nregions = 1, id;
 	bool poisoned = false;
 
@@ -147,12 +171,16 @@ static int zdref_parse_params(char *copies[3])
 	copies[0] = kstrdup(type ?: "", GFP_KERNEL);
 	copies[1] = kstrdup(region ?: "", GFP_KERNEL);
 	copies[2] = kstrdup(poison ?: "", GFP_KERNEL);
-	if (!copies[0] || !copies[1] || !copies[2])
+	copies[3] = kstrdup(scope ?: "", GFP_KERNEL);
+	if (!copies[0] || !copies[1] || !copies[2] || !copies[3])
 		return -ENOMEM;
 	ret = zdref_split_param("type", copies[0], types);
 	if (ret < 0)
 		return ret;
 	ret = zdref_split_param("poison", copies[2], poisons);
+	if (ret < 0)
+		return ret;
+	ret = zdref_split_param("scope", copies[3], scopes);
 	if (ret < 0)
 		return ret;
 	if (region) {
@@ -167,6 +195,9 @@ static int zdref_parse_params(char *copies[3])
 		if (ret)
 			return ret;
 		ret = zdref_parse_align(p);
+		if (ret)
+			return ret;
+		ret = zdref_parse_scope_param(scopes[id], p);
 		if (ret)
 			return ret;
 		if (kstrtobool(poisons[id], &p->poison)) {
@@ -194,17 +225,17 @@ static int zdref_parse_params(char *copies[3])
 }
 
 /* The copies of zdref_parse_params(). */
-static void zdref_free_copies(char *copies[3])
+static void zdref_free_copies(char *copies[ZDREF_PARAM_COPIES])
 {
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < ZDREF_PARAM_COPIES; i++)
 		kfree(copies[i]);
 }
 
 static int __init zdref_init(void)
 {
-	char *copies[3] = { };
+	char *copies[ZDREF_PARAM_COPIES] = { };
 	struct zdref_dev *zd;
 	int ret, id;
 
@@ -234,11 +265,12 @@ static int __init zdref_init(void)
 		ret = zdref_chardev_add(zd);
 		if (ret)
 			goto err_nodes;
-		pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s%s\n",
+		pr_info("%s: %s pages over %pR, %llu pages in units of %lu KiB%s%s%s\n",
 			dev_name(&zd->dev), zdref_type_name(zd->type), zd->res,
 			zdref_pages_total(zd), 4UL << zd->order,
 			zd->order ? ", mapped by PMD" : "",
-			zd->poison ? ", poison=1" : "");
+			zd->poison ? ", poison=1" : "",
+			zd->scope == ZDREF_SCOPE_DEVICE ? ", scope=device" : "");
 	}
 	zdref_chardev_publish();
 	zdref_free_copies(copies);

@@ -482,7 +482,14 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_pool_init);
  */
 void zdref_pool_exit(struct zdref_dev *zd)
 {
-	/* Busy pages hold the module: none can be left at unload. */
+	/*
+	 * Busy pages hold the module: none can be left at unload but units
+	 * that went busy just now, given up by the device's own space
+	 * (zdref_space_exit()) where the kernel calls back and resets the
+	 * count (ZDREF_DROP_CALLBACK_RESET): idle already, freed by the scan
+	 * that their callbacks scheduled, run now.
+	 */
+	flush_delayed_work(&zd->busy_work);
 	cancel_delayed_work_sync(&zd->busy_work);
 	WARN_ON(zd->pages_busy);
 	/*

@@ -13,15 +13,23 @@
 #include <linux/memremap.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 #include <zdref/refcount.h>
 #include <uapi/zdref.h>
 #include "zdref_config.h"
+
+/*
+ * The hand-out locks of a device (zdref_space_unit()): faults at offsets
+ * that share one are handed out one at a time.
+ */
+#define ZDREF_UNIT_LOCKS	64
 
 /* ZONE_DEVICE memory is hot-added in subsections: 2 MiB on x86_64. */
 #define ZDREF_ALIGN	(PAGES_PER_SUBSECTION << PAGE_SHIFT)
@@ -75,6 +83,39 @@ const char *zdref_type_name(enum zdref_type type);
 int zdref_parse_type(const char *s, enum zdref_type *type);
 
 /**
+ * enum zdref_scope - whose a device's pages are (scope=; space.c)
+ * @ZDREF_SCOPE_FILE: each open file's, by offset, given up at its last
+ *	close
+ * @ZDREF_SCOPE_DEVICE: the device's, by offset, shared by every open and
+ *	kept until released (ZDREF_IOC_RELEASE) or the module is unloaded
+ */
+enum zdref_scope {
+	ZDREF_SCOPE_FILE,
+	ZDREF_SCOPE_DEVICE,
+};
+
+/**
+ * struct zdref_space - the units handed out for offsets of a device
+ * @pages: offset, in units, to the unit's head page; one reference on each
+ * @lock: faults (read) against releases (write), so that no fault maps a
+ *	unit its space is giving up
+ * @files: a device's space: the open files (with their map files) that
+ *	use it
+ * @watch: a device's space: looks at its units that were pinned when its
+ *	last file went, until none is
+ * @watch_delay: jiffies until the watch's next look
+ * @held: a device's space: it holds the module for pinned units
+ */
+struct zdref_space {
+	struct xarray pages;
+	struct rw_semaphore lock;
+	atomic_t files;
+	struct delayed_work watch;
+	unsigned long watch_delay;
+	bool held;
+};
+
+/**
  * struct zdref_params - what a device is made of, parsed once
  * @type: the type of its pages
  * @region: its range, as region= says it (region.c)
@@ -82,9 +123,11 @@ int zdref_parse_type(const char *s, enum zdref_type *type);
  * @poison: poison=1: free units are poisoned and checked (poison.c)
  * @quarantine: with @poison, the most recently freed units kept out of
  *	use
+ * @scope: whose its pages are
  */
 struct zdref_params {
 	enum zdref_type type;
+	enum zdref_scope scope;
 	const char *region;
 	unsigned int order;
 	bool poison;
@@ -185,6 +228,9 @@ struct zdref_page_ops {
  * @cdev: the character device
  * @dev: the class device, parent of the sysfs attributes
  * @inode: the S_DAX inode whose address_space every open file maps
+ * @scope: whose its pages are: its open files' or its own
+ * @space: its own units, with scope=device (space.c)
+ * @unit_locks: one hand-out at a time per offset, by offset's hash
  * @order: of the pool's allocation unit: 0 (4 KiB) or PMD_ORDER (2 MiB
  *	folios: the pagemap is compound, as device-dax's with align=2M)
  * @model: how zdref's count sits on the kernel's for this type here
@@ -224,6 +270,9 @@ struct zdref_dev {
 	struct cdev cdev;
 	struct device dev;
 	struct inode *inode;
+	enum zdref_scope scope;
+	struct zdref_space space;
+	struct mutex unit_locks[ZDREF_UNIT_LOCKS];	/* a hand-out per offset */
 
 	unsigned int order;
 	struct zdref_refmodel model;
@@ -366,6 +415,18 @@ int zdref_inode_add(struct zdref_dev *zd);
 void zdref_inode_remove(struct zdref_dev *zd);
 struct file *zdref_inode_file(struct zdref_dev *zd,
 			      const struct file_operations *fops, void *private);
+
+/* space.c */
+const char *zdref_scope_name(enum zdref_scope scope);
+int zdref_parse_scope(const char *s, enum zdref_scope *scope);
+void zdref_space_init(struct zdref_space *s);
+struct page *zdref_space_unit(struct zdref_dev *zd, struct zdref_space *s,
+			      pgoff_t index);
+struct zdref_space *zdref_space_open(struct zdref_dev *zd,
+				     struct zdref_space *own);
+void zdref_space_close(struct zdref_dev *zd, struct zdref_space *s);
+void zdref_space_kick(struct zdref_dev *zd);
+void zdref_space_exit(struct zdref_dev *zd);
 
 /* file.c */
 extern const struct file_operations zdref_fops;

@@ -51,7 +51,8 @@ struct zdref_page_info {
 };
 
 /**
- * struct zdref_release - give back a range of an open file's pages
+ * struct zdref_release - give back a range of an open file's pages (with
+ * scope=device, of the device's, whichever open asks)
  * @offset: page-aligned start, bytes
  * @length: page-aligned length, bytes
  * @timeout_ms: how long to wait for the pages to become free

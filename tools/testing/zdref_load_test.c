@@ -598,6 +598,20 @@ static const struct bad_param bad_params[] = {
 		.log = "a size or start past 2^64 bytes",
 	},
 	{
+		.name = "bad_scope",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax scope=everyone",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "scope=everyone: unknown scope everyone: use file or device",
+	},
+	{
+		.name = "bad_scope_list_length",
+		.fmt = "region=2M@0x%2$llx type=fsdax scope=device,file,device devices=1",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "scope= gives more than 1 entries for devices=1",
+	},
+	{
 		.name = "bad_fsdax_without_start",
 		.fmt = "region=%1$llu type=fsdax",
 		.adjust = KEEP,
@@ -647,6 +661,25 @@ static void bad_param(const void *arg)
 	ASSERT_EQ(zdref_unload(), 0);
 }
 
+/* A device-private device's files are mirrors: scope=device is refused. */
+static void scope_device_refused_for_mirrors(const void *arg)
+{
+	int kmsg, ret;
+	char *log;
+
+	if (zdref_loaded())
+		zdref_unload();
+	kmsg = zdref_kmsg_open();
+	ret = zdref_load("region=64M type=private scope=device");
+	log = zdref_kmsg_read(kmsg);
+	if (ret == -EOPNOTSUPP && strstr(log, "type=private needs"))
+		SKIP("no device-private memory here: %s", "its own refusal comes first");
+	ASSERT_ERRNO(ret, EINVAL);
+	ASSERT_TRUE(strstr(log, "scope=device: a type=private device's files are mirrors"));
+	free(log);
+	zdref_check_gone(1);
+}
+
 static const struct zt_test tests[] = {
 	ZT_NAMED("load_unload_20x_fsdax", load_unload, "fsdax"),
 	ZT_NAMED("load_unload_20x_generic", load_unload, "generic"),
@@ -660,6 +693,7 @@ static const struct zt_test tests[] = {
 	ZT(open_while_loading, NULL),
 	ZT(firmware_map_reported, NULL),
 	ZT(firmware_reserved_refused, NULL),
+	ZT(scope_device_refused_for_mirrors, NULL),
 };
 
 int main(void)
