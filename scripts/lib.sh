@@ -449,6 +449,25 @@ zdref_tap_vm() {
 	esac
 }
 
+# zdref_carry DIR BIN...: the dynamic programs BIN (paths) copied to DIR,
+# for a guest, with the libraries they link and the loader in DIR/lib.
+# A guest runs one as DIR/lib/LOADER --library-path DIR/lib DIR/NAME;
+# LOADER (ld-linux-x86-64.so.2 here) is printed.
+zdref_carry() {
+	local dir=$1 bin libs loader=
+	shift
+	mkdir -p "$dir/lib"
+	for bin in "$@"; do
+		[ -x "$bin" ] || zdref_die "zdref_carry: no program $bin"
+		cp -L "$bin" "$dir/"
+		libs=$(ldd "$bin") || zdref_die "zdref_carry: ldd $bin failed"
+		awk '/=>/ { print $3 } /ld-linux/ { print $1 }' <<<"$libs" |
+			xargs -r cp -L -t "$dir/lib/"
+		loader=$(awk '/ld-linux/ { print $1 }' <<<"$libs")
+	done
+	basename "$loader"
+}
+
 # zdref_copy_tree DIR [RSYNC-OPTION...]: what a build of zdref reads (the
 # Makefile's BUILD_FILES: the module's sources, its KUnit suites, the
 # probes and scripts/probe) copied to DIR, which then builds as the top
