@@ -20,7 +20,7 @@
 #define CLIENT_LOADER	CLIENTS "/lib/ld-linux-x86-64.so.2"
 
 /* The device the clients get: small enough for every job to cover it. */
-#define DEVICE_MB	256
+#define DEVICE_MB	128
 
 static uint64_t total;		/* pages_total */
 
@@ -134,12 +134,12 @@ static void fio_whole_device_jobs(const void *arg)
 {
 	const char *const argv[] = {
 		"fio", "--name=whole", "--ioengine=mmap", "--filename=" ZDREF_DEV,
-		"--size=256m", "--numjobs=4", "--rw=randwrite", "--bs=4k",
+		"--size=128m", "--numjobs=4", "--rw=randwrite", "--bs=4k",
 		"--verify=pattern", "--verify_pattern=0x7a647266", "--do_verify=1",
 		"--verify_fatal=1", NULL,
 	};
 
-	ASSERT_EQ(DEVICE_MB, 256);	/* --size= above */
+	ASSERT_EQ(DEVICE_MB, 128);	/* --size= above */
 	ASSERT_EQ(client(argv, NULL), 0);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), total);
 	ASSERT_EQ(zdref_sysfs_u64("pages_free"), 0);
