@@ -98,7 +98,7 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_space_init);
 struct page *zdref_space_unit(struct zdref_dev *zd, struct zdref_space *s,
 			      pgoff_t index)
 {
-	struct mutex *lock;
+	struct mutex *lock;	/* the offset's hand-out lock */
 	struct page *page;
 	int err;
 
