@@ -16,7 +16,7 @@
 KUNIT_ARRAY_PARAM(zdref_mappable_types, zdref_kunit_mappable_types,
 		  zdref_kunit_type_desc);
 
-/* A file of @zd's: the device's space, with unit @index of it handed out. */
+/* A file of @zd's: the device's space, and its unit @index, handed out on first use. */
 static struct page *zdref_space_test_unit(struct kunit *test,
 					  struct zdref_dev *zd,
 					  struct zdref_space *own, pgoff_t index)
@@ -29,7 +29,6 @@ static struct page *zdref_space_test_unit(struct kunit *test,
 	page = zdref_space_unit(zd, s, index);
 	up_read(&s->lock);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, page);
-	KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, page), 1);
 	return page;
 }
 
@@ -58,6 +57,7 @@ static void zdref_space_pinned_holds(struct kunit *test)
 	struct page *page;
 
 	page = zdref_space_test_unit(test, zd, &own, 3);
+	KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, page), 1);
 	get_page(page);		/* a pin, as GUP's */
 	zdref_space_close(zd, &zd->space);
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(zd->space.held));
@@ -83,6 +83,7 @@ static void zdref_space_unpinned_holds_nothing(struct kunit *test)
 	struct page *page;
 
 	page = zdref_space_test_unit(test, zd, &own, 0);
+	KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, page), 1);
 	zdref_space_close(zd, &zd->space);
 	KUNIT_EXPECT_FALSE(test, READ_ONCE(zd->space.held));
 	KUNIT_EXPECT_EQ(test, zdref_kunit_state(zd, page), ZDREF_PAGE_OWNED);
@@ -109,7 +110,9 @@ static void zdref_space_reopened_holds_once(struct kunit *test)
 	page = zdref_space_test_unit(test, zd, &own, 1);
 	get_page(page);
 	zdref_space_close(zd, &zd->space);
+	/* The same unit, the device's reference and the pin on it. */
 	KUNIT_EXPECT_PTR_EQ(test, zdref_space_test_unit(test, zd, &own, 1), page);
+	KUNIT_EXPECT_EQ(test, zdref_ref_count(&zd->model, page), 2);
 	zdref_space_close(zd, &zd->space);
 	KUNIT_EXPECT_TRUE(test, READ_ONCE(zd->space.held));
 	put_page(page);
