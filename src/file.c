@@ -374,7 +374,11 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	cap = 0;
 	xa_for_each_range(&space->pages, index, page, first, last)
 		cap++;
-	rel = kvmalloc_array(max_t(u64, cap, 1), sizeof(*rel), GFP_KERNEL);
+	/*
+	 * At most one entry per unit of the device; charged to the caller,
+	 * who with scope=device may release pages others faulted in.
+	 */
+	rel = kvmalloc_array(max_t(u64, cap, 1), sizeof(*rel), GFP_KERNEL_ACCOUNT);
 	if (!rel) {
 		up_write(&space->lock);
 		return -ENOMEM;
