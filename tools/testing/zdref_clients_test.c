@@ -20,7 +20,7 @@
 #define CLIENT_LOADER	CLIENTS "/lib/ld-linux-x86-64.so.2"
 
 /* The device the clients get: small enough for every job to cover it. */
-#define DEVICE_MB	128
+#define DEVICE_MB	64
 
 static uint64_t total;		/* pages_total */
 
@@ -105,14 +105,14 @@ static void release_all(void)
 /*
  * The command that failed with per-open pages ("verify: bad magic header
  * 0"): random reads and writes through fio's mmap engine, verified after
- * fio reopened the device.  (One job: two jobs of it write the same
- * blocks, and fail their verify on a regular file too.)
+ * fio reopened the device; 64 MiB of it, for time.  (One job: two jobs of
+ * it write the same blocks, and fail their verify on a regular file too.)
  */
 static void fio_mmap_verify(const void *arg)
 {
 	const char *const argv[] = {
 		"fio", "--name=zdref", "--ioengine=mmap", "--filename=" ZDREF_DEV,
-		"--size=128m", "--rw=randrw", "--bs=4k,64k", "--verify=crc32c",
+		"--size=64m", "--rw=randrw", "--bs=4k,64k", "--verify=crc32c",
 		"--do_verify=1", "--verify_fatal=1", "--numjobs=1", NULL,
 	};
 
@@ -134,12 +134,12 @@ static void fio_whole_device_jobs(const void *arg)
 {
 	const char *const argv[] = {
 		"fio", "--name=whole", "--ioengine=mmap", "--filename=" ZDREF_DEV,
-		"--size=128m", "--numjobs=4", "--rw=randwrite", "--bs=4k",
+		"--size=64m", "--numjobs=4", "--rw=randwrite", "--bs=4k",
 		"--verify=pattern", "--verify_pattern=0x7a647266", "--do_verify=1",
 		"--verify_fatal=1", NULL,
 	};
 
-	ASSERT_EQ(DEVICE_MB, 128);	/* --size= above */
+	ASSERT_EQ(DEVICE_MB, 64);	/* --size= above */
 	ASSERT_EQ(client(argv, NULL), 0);
 	ASSERT_EQ(zdref_sysfs_u64("allocs"), total);
 	ASSERT_EQ(zdref_sysfs_u64("pages_free"), 0);
@@ -163,7 +163,7 @@ static void stress_ng_dev(const void *arg)
 }
 
 /*
- * qemu with 64 MiB of the device as a guest's RAM (memory-backend-file,
+ * qemu with 32 MiB of the device as a guest's RAM (memory-backend-file,
  * share=on), every page of it touched by prealloc=on before its monitor
  * reads "quit"; no machine is booted.  The pages stay the device's after
  * qemu is gone.
@@ -173,7 +173,7 @@ static void qemu_memory_backend(const void *arg)
 	const char *const argv[] = {
 		"qemu-system-x86_64", "-machine", "none", "-nodefaults",
 		"-display", "none", "-monitor", "stdio", "-object",
-		"memory-backend-file,id=m0,size=64M,mem-path=" ZDREF_DEV
+		"memory-backend-file,id=m0,size=32M,mem-path=" ZDREF_DEV
 		",share=on,prealloc=on", NULL,
 	};
 	FILE *quit = fopen("/tmp/qemu.in", "w");
@@ -184,8 +184,8 @@ static void qemu_memory_backend(const void *arg)
 	fputs("quit\n", quit);
 	ASSERT_EQ(fclose(quit), 0);
 	ASSERT_EQ(client(argv, "/tmp/qemu.in"), 0);
-	ASSERT_EQ(zdref_sysfs_u64("allocs"), (64 << 20) / PG);
-	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - (64 << 20) / PG);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), (32 << 20) / PG);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), total - (32 << 20) / PG);
 	release_all();
 }
 

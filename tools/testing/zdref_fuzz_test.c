@@ -19,7 +19,7 @@
  * the module unloads; scripts/vm fails the boot on any kernel warning.
  *
  * The seed is printed; ZDREF_FUZZ_SEED=N repeats a run, and
- * ZDREF_FUZZ_SECONDS=N makes each case walk N seconds instead of 5 (15 on
+ * ZDREF_FUZZ_SECONDS=N makes each case walk N seconds instead of 5 (8 on
  * a KASAN kernel).
  */
 #define _GNU_SOURCE
@@ -363,7 +363,7 @@ static void fuzz(const void *arg)
 	const struct run *run = arg;
 	struct zdref_range r = zdref_reserved_range();
 	const char *secs = getenv("ZDREF_FUZZ_SECONDS");
-	double seconds = secs ? atof(secs) : zdref_kconfig("KASAN") ? 15 : 5;
+	double seconds = secs ? atof(secs) : zdref_kconfig("KASAN") ? 8 : 5;
 	const char *env = getenv("ZDREF_FUZZ_SEED");
 	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) * 2654435761ULL;
 	struct fuzz f = { .rng = seed | 1, .fd = -1 };

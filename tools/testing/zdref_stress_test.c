@@ -14,7 +14,7 @@
  * wrote; at the end every unit handed out was freed once (allocs ==
  * frees, pages_free == pages_total, no bad free) and the module unloads.
  * scripts/vm fails the boot on any kernel warning.  60 s in all on a
- * stock kernel, 180 s on a debug kernel (CONFIG_KASAN), shared among the
+ * stock kernel, 90 s on a debug kernel (CONFIG_KASAN), shared among the
  * cases the kernel has.
  *
  * ZDREF_STRESS_SEED=N repeats a run's choices (each worker's seed is N
@@ -561,7 +561,7 @@ static void stress(const void *arg)
 	if (ret == -EOPNOTSUPP)
 		SKIP("%s: zdref refuses it on this kernel", params);
 	ASSERT_EQ(ret, 0);
-	seconds = (zdref_kconfig("KASAN") ? 180.0 : 60.0) / nr_cases_here;
+	seconds = (zdref_kconfig("KASAN") ? 90.0 : 60.0) / nr_cases_here;
 	if (!mirror && !zdref_ramdisk())
 		zt_diag("no %s (brd): no O_DIRECT in the mix", ZDREF_RAMDISK);
 
