@@ -23,6 +23,7 @@
  */
 #include <kunit/visibility.h>
 #include <linux/module.h>
+#include <linux/string.h>
 
 #include <zdref/compat.h>
 #include "zdref.h"
@@ -51,22 +52,19 @@ const char *zdref_scope_name(enum zdref_scope scope)
 
 /**
  * zdref_parse_scope() - the scope a scope= name stands for
- * @s: the name, as sysfs_streq() compares it
+ * @s: the name, as sysfs_match_string() compares it
  * @scope: set to the scope, unchanged if @s names none
  *
  * Return: 0, or -EINVAL for an unknown name.
  */
 int zdref_parse_scope(const char *s, enum zdref_scope *scope)
 {
-	int i;
+	int i = sysfs_match_string(zdref_scope_names, s);
 
-	for (i = 0; i < ARRAY_SIZE(zdref_scope_names); i++) {
-		if (sysfs_streq(s, zdref_scope_names[i])) {
-			*scope = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	if (i < 0)
+		return i;
+	*scope = i;
+	return 0;
 }
 
 static void zdref_space_watch(struct work_struct *work);
