@@ -468,6 +468,17 @@ zdref_carry() {
 	basename "$loader"
 }
 
+# The guest command that runs every selftest of its directory (*_test),
+# each announced and then timed from the guest's uptime, so that a slow
+# boot's log says where its time went; it exits 1 if any failed.
+# shellcheck disable=SC2016 # expanded in the guest
+ZDREF_GUEST_SUITE='rc=0; for t in ./*_test; do echo "# $t"; s=$(cut -d. -f1 /proc/uptime); $t || rc=1; echo "# $t: $(($(cut -d. -f1 /proc/uptime) - s)) s"; done; exit $rc'
+
+# zdref_sq STRING: STRING single-quoted for a shell.
+zdref_sq() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
 # zdref_copy_tree DIR [RSYNC-OPTION...]: what a build of zdref reads (the
 # Makefile's BUILD_FILES: the module's sources, its KUnit suites, the
 # probes and scripts/probe) copied to DIR, which then builds as the top

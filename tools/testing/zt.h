@@ -154,7 +154,9 @@ static inline int zt_begin(size_t n)
 /*
  * Test number @num, @name: @setup(@v) (if any), then @fn(@arg), in a
  * child; its TAP line, counted in @t.  With $ZT_FILTER set, a test whose
- * name does not contain it is skipped (a run of one test by hand).
+ * name does not contain it is skipped (a run of one test by hand); with
+ * $ZT_SKIP set, a test whose name contains it is skipped, for the reason
+ * $ZT_SKIP_WHY (a boot that leaves a slow test to another boot).
  */
 static inline void zt_run_one(size_t num, const char *name,
 			      void (*setup)(const struct zt_variant *v),
@@ -162,12 +164,19 @@ static inline void zt_run_one(size_t num, const char *name,
 			      void (*fn)(const void *arg), const void *arg,
 			      struct zt_totals *t)
 {
-	const char *filter = getenv("ZT_FILTER");
+	const char *filter = getenv("ZT_FILTER"), *skip = getenv("ZT_SKIP");
+	const char *why = getenv("ZT_SKIP_WHY");
 	int status;
 	pid_t pid;
 
 	if (filter && !strstr(name, filter)) {
 		printf("ok %zu %s # SKIP not in ZT_FILTER=%s\n", num, name, filter);
+		t->skip++;
+		return;
+	}
+	if (skip && *skip && strstr(name, skip)) {
+		printf("ok %zu %s # SKIP %s\n", num, name,
+		       why ? why : "in ZT_SKIP");
 		t->skip++;
 		return;
 	}
