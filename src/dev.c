@@ -93,6 +93,8 @@ struct zdref_dev *zdref_dev_create(const struct zdref_params *params, int id)
 	ret = zdref_region_claim(zd, params->region);
 	if (ret)
 		goto err_inode;
+	/* Where a 2 MiB unit is a file's THP, finish_fault() checks i_size. */
+	i_size_write(zd->inode, resource_size(zd->res));
 	ret = zdref_pagemap_add(zd);
 	if (ret)
 		goto err_region;

@@ -12,10 +12,12 @@
  * page, and GUP pins them the usual way.
  *
  * A 2 MiB unit (align=2M) is mapped whole by one PMD, which holds one
- * reference and one mapcount.  Only kernels whose PMD mappings of device
- * folios hold references (vmf_insert_folio_pmd(), 6.15 and later) offer
- * align=2M: older ones map device memory at PMD level only as devmap
- * entries, which munmap would drop without a put.
+ * reference and one mapcount.  Kernels with vmf_insert_folio_pmd() (6.15
+ * and later) map it from ->huge_fault, as a DAX file's.  Older ones map
+ * device memory at PMD level from a driver only as devmap entries, which
+ * munmap would drop without a put; there ->fault hands the unit to the
+ * kernel as a file's THP instead, and finish_fault() maps it by PMD with
+ * the reference ->fault took (see zdref_thp_fault()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -51,6 +53,12 @@ struct zdref_file {
 };
 
 static const struct file_operations zdref_map_fops;
+
+/* A unit a release gave up, and its generation then. */
+struct zdref_released {
+	struct page *page;
+	u32 gen;
+};
 
 static int zdref_open(struct inode *inode, struct file *file)
 {
@@ -170,7 +178,8 @@ static int zdref_may_split(struct vm_area_struct *vma, unsigned long addr)
 }
 
 #if ZDREF_HAVE_VMF_INSERT_FOLIO_PMD && ZDREF_HAVE_HUGE_FAULT_ORDER
-#define ZDREF_PMD_MAPS	1
+#define ZDREF_PMD_BY_INSERT	1
+#define ZDREF_PMD_BY_FAULT	0
 
 /* A whole 2 MiB unit with one PMD, which holds a reference and a mapcount. */
 static vm_fault_t zdref_huge_fault(struct vm_fault *vmf, unsigned int order)
@@ -207,25 +216,185 @@ static vm_fault_t zdref_huge_fault(struct vm_fault *vmf, unsigned int order)
 			  zd->order, (__force unsigned int)ret);
 	return ret;
 }
+#elif IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE)
+#define ZDREF_PMD_BY_INSERT	0
+#define ZDREF_PMD_BY_FAULT	1
 #else
-#define ZDREF_PMD_MAPS	0
+#define ZDREF_PMD_BY_INSERT	0
+#define ZDREF_PMD_BY_FAULT	0
+#endif
+
+/* Is a 2 MiB unit of @zd mapped through ->fault, as a file's THP? */
+static bool zdref_thp_route(const struct zdref_dev *zd)
+{
+	return ZDREF_PMD_BY_FAULT && zd->order;
+}
+
+#if ZDREF_PMD_BY_FAULT
+/*
+ * Why finish_fault() would not map the unit at @addr (2 MiB aligned),
+ * file offset @pgoff (pages), by one PMD, or NULL if it will.  Mapped any
+ * other way, by PTEs, its tail pages' shared struct pages would take
+ * mapcounts: so these are do_set_pmd()'s own conditions for a PMD (6.1 and
+ * 6.12), checked first.  They hold until finish_fault(): ->fault runs
+ * under the mmap lock, which MADV_NOHUGEPAGE and PR_SET_THP_DISABLE take
+ * for writing (6.12's faults under a VMA lock retry under the mmap lock
+ * for a VMA without ->map_pages, vmf_can_call_fault()), and a PMD set by
+ * a racing fault makes finish_fault() return without mapping anything.
+ */
+static const char *zdref_thp_refused(struct vm_fault *vmf, unsigned long addr,
+				     pgoff_t pgoff)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct zdref_file *zf = vma->vm_file->private_data;
+
+	if (vma->vm_flags & VM_NOHUGEPAGE)
+		return "the mapping asked for no huge pages (MADV_NOHUGEPAGE)";
+	if (test_bit(MMF_DISABLE_THP, &vma->vm_mm->flags))
+		return "the process asked for no huge pages (PR_SET_THP_DISABLE)";
+	if (addr < vma->vm_start || addr + PMD_SIZE > vma->vm_end ||
+	    pgoff & (HPAGE_PMD_NR - 1))
+		return "the mapping does not cover it aligned (an unaligned mremap?)";
+	/* 6.12's finish_fault() maps no PMD across i_size. */
+	if (pgoff + HPAGE_PMD_NR > zdref_pages_total(zf->zd))
+		return "the unit is past the device's end";
+	if (!pmd_none(READ_ONCE(*vmf->pmd)))
+		return "a page table is there";
+	return NULL;
+}
+
+/*
+ * The kernels before vmf_insert_folio_pmd(): the 2 MiB unit at the
+ * address, returned locked with a reference that finish_fault() gives to
+ * the PMD it maps (do_set_pmd()), the way a filesystem's ->fault returns a
+ * THP of its page cache.  The mapping is not VM_MIXEDMAP and its inode not
+ * DAX (inode.c), so zap_huge_pmd() and the split of a file PMD drop the
+ * reference and the mapcount; fork copies no file PMD; split_huge_page()
+ * refuses a folio with no mapping.  The unit is locked before the space's
+ * lock is dropped: a release waits for the lock, after the fault mapped
+ * it, and unmaps again (zdref_thp_settle()).
+ */
+static vm_fault_t zdref_thp_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct zdref_file *zf = vma->vm_file->private_data;
+	struct zdref_dev *zd = zf->zd;
+	unsigned long addr = vmf->address & PMD_MASK;
+	pgoff_t pgoff = linear_page_index(vma, addr);
+	struct page *head = NULL;
+	const char *why;
+	vm_fault_t ret;
+
+	/* Another thread's fault mapped it: the access retries. */
+	if (pmd_trans_huge(READ_ONCE(*vmf->pmd))) {
+		ret = VM_FAULT_NOPAGE;
+		goto out;
+	}
+	why = zdref_thp_refused(vmf, addr, pgoff);
+	if (why) {
+		ret = VM_FAULT_SIGBUS;
+		goto refused;
+	}
+	down_read(&zf->space->lock);
+	head = zdref_space_unit(zd, zf->space, pgoff >> zd->order);
+	if (IS_ERR(head)) {
+		up_read(&zf->space->lock);
+		ret = zdref_unit_error(head);
+		goto out;
+	}
+	get_page(head);
+	lock_page(head);
+	up_read(&zf->space->lock);
+	if (PageHasHWPoisoned(head)) {
+		unlock_page(head);
+		put_page(head);
+		why = "the unit has a hardware-poisoned page";
+		ret = VM_FAULT_SIGBUS;
+		goto refused;
+	}
+	/* 6.12's finish_fault() checks the folio's end against i_size. */
+	head->index = pgoff;
+	vmf->page = head;
+	ret = VM_FAULT_LOCKED;
+	goto out;
+refused:
+	dev_warn_ratelimited(&zd->dev, "align=2M: no PMD for address %#lx of %s: %s; 2 MiB units are mapped whole only\n",
+			     vmf->address, current->comm, why);
+out:
+	trace_zdref_fault(zd, addr, IS_ERR_OR_NULL(head) ? 0 : page_to_pfn(head),
+			  zd->order, (__force unsigned int)ret);
+	return ret;
+}
+
+static const struct vm_operations_struct zdref_thp_vm_ops = {
+	.fault = zdref_thp_fault,
+	.may_split = zdref_may_split,
+	ZDREF_NO_NUMA_BALANCING
+};
+
+/*
+ * After a release took @n units out of its space: a fault that found one
+ * before still holds it locked and maps it once it returns.  Wait for each
+ * such fault, then unmap again, as truncation does for a page cache.
+ */
+static void zdref_thp_settle(struct file *file, u64 offset, u64 length,
+			     struct zdref_released *rel, u64 n)
+{
+	u64 i;
+
+	for (i = 0; i < n; i++) {
+		lock_page(rel[i].page);
+		unlock_page(rel[i].page);
+	}
+	unmap_mapping_range(file->f_mapping, offset, length, 0);
+}
+
+static bool zdref_thp_hw(void)
+{
+	return has_transparent_hugepage();
+}
+#else
+static const struct vm_operations_struct zdref_thp_vm_ops;
+
+static void zdref_thp_settle(struct file *file, u64 offset, u64 length,
+			     struct zdref_released *rel, u64 n)
+{
+}
+
+static bool zdref_thp_hw(void)
+{
+	return false;
+}
 #endif
 
 /**
  * zdref_pmd_maps() - can zdref map 2 MiB units by PMD on this kernel?
  *
- * Return: true where the kernel's PMD mappings of device folios hold a
- * reference (vmf_insert_folio_pmd()): the condition for align=2M.
+ * Return: true where a PMD mapping of a device folio holds a reference:
+ * through vmf_insert_folio_pmd(), or as a file THP's (zdref_thp_fault(),
+ * which needs the CPU's 2 MiB pages).  The condition for align=2M.
  */
 bool zdref_pmd_maps(void)
 {
-	return ZDREF_PMD_MAPS;
+	return ZDREF_PMD_BY_INSERT || (ZDREF_PMD_BY_FAULT && zdref_thp_hw());
+}
+
+/**
+ * zdref_dax_inode() - do @zd's mappings hang off a DAX inode?
+ * @zd: the device
+ *
+ * Return: false for 2 MiB units mapped as a file's THPs, which a DAX
+ * mapping would zap without a put; true otherwise (inode.c).
+ */
+bool zdref_dax_inode(const struct zdref_dev *zd)
+{
+	return !zdref_thp_route(zd);
 }
 
 static const struct vm_operations_struct zdref_vm_ops = {
 	.fault = zdref_fault,
 	.may_split = zdref_may_split,
-#if ZDREF_PMD_MAPS
+#if ZDREF_PMD_BY_INSERT
 	.huge_fault = zdref_huge_fault,
 #endif
 };
@@ -269,6 +438,10 @@ static int zdref_mmap(struct file *file, struct vm_area_struct *vma)
 	 */
 	if (zf->map_file && vma->vm_file != zf->map_file)
 		vma_set_file(vma, zf->map_file);
+	if (zdref_thp_route(zf->zd)) {
+		vma->vm_ops = &zdref_thp_vm_ops;
+		return 0;
+	}
 	/* vm_insert_page() needs it, and only mmap may set it. */
 	vm_flags_set(vma, VM_MIXEDMAP);
 	vma->vm_ops = &zdref_vm_ops;
@@ -326,11 +499,6 @@ out:
 		ret = -EFAULT;
 	return ret;
 }
-
-struct zdref_released {
-	struct page *page;
-	u32 gen;
-};
 
 static bool zdref_all_freed(struct zdref_dev *zd, struct zdref_released *rel,
 			    u64 n, u64 *busy)
@@ -400,6 +568,8 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 		n++;
 	}
 	up_write(&space->lock);
+	if (zdref_thp_route(zd))
+		zdref_thp_settle(file, req.offset, req.length, rel, n);
 	/* Units pinned when the device's last file went may be gone. */
 	zdref_space_kick(zd);
 

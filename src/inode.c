@@ -8,7 +8,10 @@
  * file mapping that is not DAX to ->huge_fault only for filesystems that
  * opted in, and zaps the PMDs of a VM_MIXEDMAP mapping that is not DAX
  * without dropping the folio's reference or mapcount ("special huge"):
- * a DAX mapping gets both right.  And every open of the device, whatever
+ * a DAX mapping gets both right.  The exception is a kernel without
+ * vmf_insert_folio_pmd(), where 2 MiB units are mapped as a file's THPs
+ * (file.c): there only a mapping that is not DAX drops their references.
+ * And every open of the device, whatever
  * device node it came through, shares one mapping, so that releasing a
  * range unmaps it from all of them.
  */
@@ -93,7 +96,9 @@ int zdref_inode_add(struct zdref_dev *zd)
 
 	if (IS_ERR(inode))
 		return PTR_ERR(inode);
-	inode->i_flags |= S_DAX;
+	/* Not for 2 MiB units mapped as a file's THPs (file.c). */
+	if (zdref_dax_inode(zd))
+		inode->i_flags |= S_DAX;
 	zd->inode = inode;
 	return 0;
 }

@@ -100,7 +100,7 @@ static int zdref_parse_align(struct zdref_params *p)
 		return -EINVAL;
 	}
 	if (!zdref_pmd_maps()) {
-		pr_err("align=2M needs PMD mappings of device folios that hold a reference (vmf_insert_folio_pmd(), Linux 6.15 and later); %s maps device memory by PMD only without one: use align=4K\n",
+		pr_err("align=2M needs PMD mappings of device folios that hold a reference: vmf_insert_folio_pmd() (Linux 6.15 and later) or, before it, transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE, a CPU with 2 MiB pages), which %s lacks: use align=4K\n",
 		       utsname()->release);
 		return -EOPNOTSUPP;
 	}

@@ -431,6 +431,7 @@ void zdref_space_exit(struct zdref_dev *zd);
 /* file.c */
 extern const struct file_operations zdref_fops;
 bool zdref_pmd_maps(void);
+bool zdref_dax_inode(const struct zdref_dev *zd);
 
 /* chardev.c */
 int zdref_chardev_init(void);

@@ -81,6 +81,46 @@ static inline bool zdref_firmware_reserved(u64 start, u64 size)
 #endif
 
 /*
+ * A mapping's memory policy, for a vm_operations_struct's get_policy:
+ * local, without MPOL_F_MOF.  NUMA balancing scans a mapping only if its
+ * policy asks to migrate on fault (vma_policy_mof()); device memory
+ * cannot move to another node.  A policy, not NULL: 6.7 and later read
+ * NULL as "the task's", which migrates on fault.  Its count never drops
+ * to 0 (get_mempolicy() takes and puts one).
+ */
+#if !IS_ENABLED(CONFIG_NUMA)
+#define ZDREF_NO_NUMA_BALANCING
+#else
+#include <linux/mempolicy.h>
+
+static inline struct mempolicy *zdref_local_policy(void)
+{
+	static struct mempolicy local = {
+		.refcnt = ATOMIC_INIT(1),
+		.mode = MPOL_LOCAL,
+	};
+
+	return &local;
+}
+
+#if ZDREF_HAVE_GET_POLICY_ILX
+static inline struct mempolicy *
+zdref_get_local_policy(struct vm_area_struct *vma, unsigned long addr,
+		       pgoff_t *ilx)
+{
+	return zdref_local_policy();
+}
+#else
+static inline struct mempolicy *
+zdref_get_local_policy(struct vm_area_struct *vma, unsigned long addr)
+{
+	return zdref_local_policy();
+}
+#endif
+#define ZDREF_NO_NUMA_BALANCING	.get_policy = zdref_get_local_policy,
+#endif
+
+/*
  * References to this module other than the one the loader holds while its
  * init runs: openers of a node that chrdev_open() let in.  Without module
  * unloading the kernel counts none, and there is nothing to wait for.
