@@ -147,13 +147,17 @@ static DEVICE_ATTR_RO(align);
  * 1 if FOLL_LONGTERM pins (io_uring fixed buffers, RDMA) of this device's
  * pages work.  FS_DAX mappings are an FS DAX file's (file.c), which GUP
  * never pins long-term (check_vma_flags(): -EOPNOTSUPP), on every kernel;
- * other mappings are the device node's, whose pages pin as any.  See
- * README.md, "Known limits".
+ * but not where 2 MiB units are mapped as a file's THPs, whose inode is
+ * not DAX (6.x).  Other mappings are the device node's, whose pages pin
+ * as any.  See README.md, "Known limits".
  */
 static ssize_t longterm_pins_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", !zdref_from_dev(dev)->info->fsdax_file);
+	struct zdref_dev *zd = zdref_from_dev(dev);
+
+	return sysfs_emit(buf, "%d\n",
+			  !(zd->info->fsdax_file && zdref_dax_inode(zd)));
 }
 static DEVICE_ATTR_RO(longterm_pins);
 

@@ -7,9 +7,9 @@
  * each: the file's own (scope=file) or its device's (scope=device);
  * mmap(MAP_SHARED) of the file maps them.  Mappings take real references
  * and mapcounts, through vm_insert_page() for a PTE and
- * vmf_insert_folio_pmd() for a PMD, so munmap, exit, MADV_DONTNEED,
- * mremap and fork move and drop them the way the kernel does for any file
- * page, and GUP pins them the usual way.
+ * vmf_insert_folio_pmd() or finish_fault() for a PMD, so munmap, exit,
+ * MADV_DONTNEED, mremap and fork move and drop them the way the kernel
+ * does for any file page, and GUP pins them the usual way.
  *
  * A 2 MiB unit (align=2M) is mapped whole by one PMD, which holds one
  * reference and one mapcount.  Kernels with vmf_insert_folio_pmd() (6.15
@@ -22,6 +22,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kref.h>
@@ -272,7 +273,14 @@ static const char *zdref_thp_refused(struct vm_fault *vmf, unsigned long addr,
  * reference and the mapcount; fork copies no file PMD; split_huge_page()
  * refuses a folio with no mapping.  The unit is locked before the space's
  * lock is dropped: a release waits for the lock, after the fault mapped
- * it, and unmaps again (zdref_thp_settle()).
+ * it, and unmaps again (zdref_thp_settle()), before any fault can map
+ * another unit here.
+ *
+ * On 6.1 a PMD mapping also counts itself in each of its 512 pages'
+ * _mapcount (page_add_file_rmap()); with the vmemmap dedup, pages 64 to
+ * 511 of a unit share 64 struct pages, which each count 7 per mapping.
+ * The increments and decrements are atomic and paired: only statistics
+ * read them (smaps' Pss, /proc/kpagecount, NR_FILE_MAPPED).
  */
 static vm_fault_t zdref_thp_fault(struct vm_fault *vmf)
 {
@@ -304,6 +312,20 @@ static vm_fault_t zdref_thp_fault(struct vm_fault *vmf)
 	}
 	get_page(head);
 	lock_page(head);
+	/*
+	 * Holding the unit's lock, this fault is the only one that can map
+	 * it here: a PMD there now is another's, done before this one got
+	 * the lock.  Without the check, do_set_pmd() would fall back, and a
+	 * zap of that PMD before finish_fault() installs a page table would
+	 * let it map the unit by PTE.
+	 */
+	if (!pmd_none(READ_ONCE(*vmf->pmd))) {
+		up_read(&zf->space->lock);
+		unlock_page(head);
+		put_page(head);
+		ret = VM_FAULT_NOPAGE;
+		goto out;
+	}
 	up_read(&zf->space->lock);
 	if (PageHasHWPoisoned(head)) {
 		unlock_page(head);
@@ -333,9 +355,11 @@ static const struct vm_operations_struct zdref_thp_vm_ops = {
 };
 
 /*
- * After a release took @n units out of its space: a fault that found one
- * before still holds it locked and maps it once it returns.  Wait for each
- * such fault, then unmap again, as truncation does for a page cache.
+ * After a release took @n units out of its space, under its write lock: a
+ * fault that found one before still holds it locked and maps it once it
+ * returns.  Wait for each such fault, then unmap again, as truncation does
+ * for a page cache.  No fault can map another unit here meanwhile: that
+ * would need the space's lock.
  */
 static void zdref_thp_settle(struct file *file, u64 offset, u64 length,
 			     struct zdref_released *rel, u64 n)
@@ -377,6 +401,20 @@ static bool zdref_thp_hw(void)
 bool zdref_pmd_maps(void)
 {
 	return ZDREF_PMD_BY_INSERT || (ZDREF_PMD_BY_FAULT && zdref_thp_hw());
+}
+
+/**
+ * zdref_file_exit() - wait until no task holds the mappings' memory policy
+ *
+ * get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR) takes a reference on a mapping's
+ * policy (zdref_get_local_policy(), the module's own) and drops it after
+ * the mapping may be gone: the module must outlive that drop.  A bounded
+ * wait: no new reference can be taken once no mapping is left.
+ */
+void zdref_file_exit(void)
+{
+	while (zdref_local_policy_held())
+		msleep(20);
 }
 
 /**
@@ -567,9 +605,9 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 		rel[n].gen = READ_ONCE(zdref_unit_of(zd, page)->gen);
 		n++;
 	}
-	up_write(&space->lock);
 	if (zdref_thp_route(zd))
 		zdref_thp_settle(file, req.offset, req.length, rel, n);
+	up_write(&space->lock);
 	/* Units pinned when the device's last file went may be gone. */
 	zdref_space_kick(zd);
 

@@ -27,7 +27,7 @@ MODULE_PARM_DESC(type,
 static char *align = "4K";
 module_param(align, charp, 0444);
 MODULE_PARM_DESC(align,
-		 "allocation unit of every pool: 4K (default) or 2M (2 MiB folios, each mapped by one PMD; type=fsdax or generic, Linux 6.15 or later)");
+		 "allocation unit of every pool: 4K (default) or 2M (2 MiB folios, each mapped by one PMD; type=fsdax or generic, on a kernel with transparent huge pages)");
 
 static unsigned int devices = 1;
 module_param(devices, uint, 0444);
@@ -305,6 +305,7 @@ static void __exit zdref_exit(void)
 	zdref_debugfs_exit();
 	zdref_inode_exit();
 	zdref_chardev_exit();
+	zdref_file_exit();
 }
 
 module_init(zdref_init);

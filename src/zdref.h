@@ -432,6 +432,7 @@ void zdref_space_exit(struct zdref_dev *zd);
 extern const struct file_operations zdref_fops;
 bool zdref_pmd_maps(void);
 bool zdref_dax_inode(const struct zdref_dev *zd);
+void zdref_file_exit(void);
 
 /* chardev.c */
 int zdref_chardev_init(void);

@@ -86,10 +86,17 @@ static inline bool zdref_firmware_reserved(u64 start, u64 size)
  * policy asks to migrate on fault (vma_policy_mof()); device memory
  * cannot move to another node.  A policy, not NULL: 6.7 and later read
  * NULL as "the task's", which migrates on fault.  Its count never drops
- * to 0 (get_mempolicy() takes and puts one).
+ * to 0; get_mempolicy() takes one and puts it after dropping the mmap
+ * lock, when the mapping may be gone: the module waits for that put
+ * before it goes (zdref_file_exit()).
  */
 #if !IS_ENABLED(CONFIG_NUMA)
 #define ZDREF_NO_NUMA_BALANCING
+
+static inline bool zdref_local_policy_held(void)
+{
+	return false;
+}
 #else
 #include <linux/mempolicy.h>
 
@@ -101,6 +108,12 @@ static inline struct mempolicy *zdref_local_policy(void)
 	};
 
 	return &local;
+}
+
+/* Does a get_mempolicy() still hold the local policy of its translation unit? */
+static inline bool zdref_local_policy_held(void)
+{
+	return atomic_read(&zdref_local_policy()->refcnt) > 1;
 }
 
 #if ZDREF_HAVE_GET_POLICY_ILX

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <linux/io_uring.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -787,6 +788,55 @@ static void huge_mremap(const void *type)
 	baseline(1);
 }
 
+struct racer {
+	char *p;
+	pthread_barrier_t *start;
+	int pages;
+};
+
+/* After the others are ready: read a byte of each 64th page, from the end. */
+static void *race_touch(void *arg)
+{
+	struct racer *r = arg;
+	unsigned long sum = 0;
+	int i;
+
+	pthread_barrier_wait(r->start);
+	for (i = r->pages - 1; i >= 0; i -= 64)
+		sum += __atomic_load_n(&r->p[(size_t)i * PG], __ATOMIC_RELAXED);
+	return (void *)sum;
+}
+
+/*
+ * Threads of one process fault the same units at once: each unit is
+ * handed out once and mapped by one PMD (the faults that lose see the
+ * PMD set and retry, or find it at once), and no reference is left over.
+ */
+static void huge_threads_race(const void *type)
+{
+	int fd = zdref_open_dev(), i;
+	char *p = map_units(fd, 2, 0);
+	pthread_barrier_t start;
+	pthread_t t[4];
+	struct racer r = { p, &start, 2 * HPG };
+
+	ASSERT_EQ(pthread_barrier_init(&start, NULL, 4), 0);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(pthread_create(&t[i], NULL, race_touch, &r), 0);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(pthread_join(t[i], NULL), 0);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), 2);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(zdref_page_info_of(fd, p + i * HP).mapcount, 1);
+		ASSERT_EQ(zdref_page_info_of(fd, p + i * HP).refcount, 2);
+	}
+	zdref_fill(p, 2 * HPG, 0, 43);
+	zdref_check_filled(p, 2 * HPG, 0, 43);
+	munmap(p, 2 * HP);
+	close(fd);
+	baseline(2);
+}
+
 /*
  * mremap to an address that is not 2 MiB aligned: the PMD cannot move
  * whole, so the kernel splits it, which drops its reference; a touch at
@@ -1189,6 +1239,52 @@ static void longterm_pin_io_uring(const void *type)
 	baseline(4);
 }
 
+/*
+ * A long-term pin of a 2 MiB unit: refused up front where sysfs
+ * longterm_pins says so (FS_DAX mapped as DAX), and by 6.1's io_uring,
+ * which registers no file mapping but hugetlbfs; otherwise the unit stays
+ * allocated, file closed and all, until the buffer is unregistered.
+ */
+static void huge_longterm_pin_io_uring(const void *type)
+{
+	struct io_uring_params params = { 0 };
+	int fd = zdref_open_dev(), ring, ret;
+	char *p = map_units(fd, 1, 0);
+	struct iovec iov = { p, HP };
+
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0)
+		SKIP("io_uring_setup: %s", strerror(errno));
+	zdref_fill(p, HPG, 0, 44);
+	alarm(20);
+	ret = syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1);
+	alarm(0);
+	zt_diag("%s: longterm_pins %llu, register: %s", (const char *)type,
+		(unsigned long long)zdref_sysfs_u64("longterm_pins"),
+		ret ? strerror(errno) : "pinned");
+	if (ret || !zdref_sysfs_u64("longterm_pins")) {
+		ASSERT_EQ(ret, -1);
+		ASSERT_EQ(errno, EOPNOTSUPP);
+		ASSERT_EQ(zdref_page_info_of(fd, p).refcount, 2);
+		close(ring);
+		munmap(p, HP);
+		close(fd);
+		baseline(1);
+		return;
+	}
+	ASSERT_GT(zdref_page_info_of(fd, p).refcount, 2);
+	munmap(p, HP);
+	close(fd);
+	ASSERT_EQ(zdref_sysfs_u64("pages_busy"), HPG);
+	ASSERT_ERRNO(zdref_unload(), EWOULDBLOCK);
+	usleep(20000);
+	ASSERT_EQ(zdref_sysfs_u64("frees"), 0);
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+			  NULL, 0), 0);
+	close(ring);
+	baseline(1);
+}
+
 /* The types the CPU maps, each with both units: the fixture's variants. */
 static const struct zt_variant variants[] = {
 	{ "fsdax", "4K", "fsdax" },
@@ -1215,9 +1311,11 @@ static const struct zt_test tests[] = {
 	H(huge_one_unit), H(huge_gib_2m_and_exhaustion), H(huge_fork),
 	H(huge_madv_dontneed), H(huge_split_between_units),
 	H(huge_mmap_rules), H(huge_mremap), H(huge_mremap_unaligned),
+	H(huge_threads_race),
 	H(huge_thp_disabled), H(huge_numa_balancing_skips),
 	H(huge_vmsplice_outlives_file),
 	H(huge_release), H(huge_release_while_pinned), H(huge_o_direct_brd),
+	H(huge_longterm_pin_io_uring),
 #undef H
 #undef C
 };

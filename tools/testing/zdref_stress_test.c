@@ -512,8 +512,7 @@ static void case_params(const struct stress_case *c, char *buf, size_t len)
 }
 
 /*
- * How many cases load here (private, coherent and align=2M need what 6.x
- * lacks):
+ * How many cases load here (private and coherent need what 6.x lacks):
  * they share the time.  Before the tests, so that each sees the same.
  */
 static int cases_here(void)
