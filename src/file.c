@@ -178,6 +178,17 @@ static int zdref_may_split(struct vm_area_struct *vma, unsigned long addr)
 	return IS_ALIGNED(addr, PAGE_SIZE << zf->zd->order) ? 0 : -EINVAL;
 }
 
+/*
+ * Does @vma map the whole 2 MiB unit at @addr (2 MiB aligned), from a file
+ * offset (@pgoff, pages) that is a unit's?  A PMD can map it only then.
+ */
+static inline bool zdref_vma_has_unit(struct vm_area_struct *vma,
+				      unsigned long addr, pgoff_t pgoff)
+{
+	return addr >= vma->vm_start && addr + PMD_SIZE <= vma->vm_end &&
+	       !(pgoff & (HPAGE_PMD_NR - 1));
+}
+
 #if ZDREF_HAVE_VMF_INSERT_FOLIO_PMD && ZDREF_HAVE_HUGE_FAULT_ORDER
 #define ZDREF_PMD_BY_INSERT	1
 #define ZDREF_PMD_BY_FAULT	0
@@ -201,8 +212,7 @@ static vm_fault_t zdref_huge_fault(struct vm_fault *vmf, unsigned int order)
 	if (order != PMD_ORDER || zd->order != PMD_ORDER || !vma_is_dax(vma))
 		return VM_FAULT_FALLBACK;
 	pgoff = linear_page_index(vma, addr);
-	if (addr < vma->vm_start || addr + PMD_SIZE > vma->vm_end ||
-	    pgoff & (HPAGE_PMD_NR - 1))
+	if (!zdref_vma_has_unit(vma, addr, pgoff))
 		return VM_FAULT_FALLBACK;
 
 	down_read(&zf->space->lock);
@@ -253,8 +263,7 @@ static const char *zdref_thp_refused(struct vm_fault *vmf, unsigned long addr,
 		return "the mapping asked for no huge pages (MADV_NOHUGEPAGE)";
 	if (test_bit(MMF_DISABLE_THP, &vma->vm_mm->flags))
 		return "the process asked for no huge pages (PR_SET_THP_DISABLE)";
-	if (addr < vma->vm_start || addr + PMD_SIZE > vma->vm_end ||
-	    pgoff & (HPAGE_PMD_NR - 1))
+	if (!zdref_vma_has_unit(vma, addr, pgoff))
 		return "the mapping does not cover it aligned (an unaligned mremap?)";
 	/* 6.12's finish_fault() maps no PMD across i_size. */
 	if (pgoff + HPAGE_PMD_NR > zdref_pages_total(zf->zd))

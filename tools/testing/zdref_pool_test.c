@@ -769,17 +769,28 @@ static void huge_mmap_rules(const void *type)
 	baseline(0);
 }
 
+/*
+ * mremap the unit mapped at @p to @past bytes into a free, 2 MiB aligned
+ * place of two units: where it lands.
+ */
+static char *move_unit(int fd, char *p, size_t past)
+{
+	char *hole = map_units(fd, 2, 0), *q;
+
+	munmap(hole, 2 * HP);
+	q = mremap(p, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, hole + past);
+	ASSERT_TRUE(q == hole + past);
+	return q;
+}
+
 /* mremap to a 2 MiB aligned place moves the PMD with its reference. */
 static void huge_mremap(const void *type)
 {
 	int fd = zdref_open_dev();
-	char *p = map_units(fd, 1, 0), *hole, *q;
+	char *p = map_units(fd, 1, 0), *q;
 
 	zdref_fill(p, HPG, 0, 36);
-	hole = map_units(fd, 2, 0);	/* a 2 MiB aligned free destination */
-	munmap(hole, 2 * HP);
-	q = mremap(p, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, hole + HP);
-	ASSERT_TRUE(q == hole + HP);
+	q = move_unit(fd, p, HP);
 	ASSERT_EQ(zdref_page_info_of(fd, q).refcount, 2);
 	ASSERT_EQ(zdref_page_info_of(fd, q).mapcount, 1);
 	zdref_check_filled(q, HPG, 0, 36);
@@ -846,13 +857,10 @@ static void huge_threads_race(const void *type)
 static void huge_mremap_unaligned(const void *type)
 {
 	int fd = zdref_open_dev();
-	char *p = map_units(fd, 1, 0), *hole, *q;
+	char *p = map_units(fd, 1, 0), *q;
 
 	zdref_fill(p, HPG, 0, 41);
-	hole = map_units(fd, 2, 0);
-	munmap(hole, 2 * HP);
-	q = mremap(p, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, hole + PG);
-	ASSERT_TRUE(q == hole + PG);
+	q = move_unit(fd, p, PG);
 	ASSERT_EQ(zdref_page_info_of(fd, q).refcount, 1);
 	ASSERT_EQ(zdref_page_info_of(fd, q).mapcount, 0);
 	ASSERT_EQ(touch_in_child(q), SIGBUS);
@@ -898,15 +906,6 @@ static void thp_setting(char *word, size_t len)
 	snprintf(word, len, "%.*s", (int)(b - a - 1), a + 1);
 }
 
-static void thp_set(const char *word)
-{
-	FILE *f = fopen(ZDREF_THP_ENABLED, "w");
-
-	ASSERT_TRUE(f);
-	ASSERT_TRUE(fputs(word, f) >= 0);
-	ASSERT_EQ(fclose(f), 0);
-}
-
 /*
  * A mapping or a process that asked for no huge pages (MADV_NOHUGEPAGE,
  * PR_SET_THP_DISABLE) gets SIGBUS, before any unit is taken: a unit is
@@ -929,7 +928,7 @@ static void huge_thp_disabled(const void *type)
 	zdref_fill(p, HPG, 0, 42);
 	ASSERT_EQ(zdref_page_info_of(fd, p).mapcount, 1);
 	thp_setting(was, sizeof(was));
-	thp_set("never");
+	ASSERT_TRUE(zdref_write_file(ZDREF_THP_ENABLED, "never"));
 	/* In a child, which checks its PMD: this one must set THP back. */
 	pid = fork();
 	if (pid == 0) {
@@ -938,7 +937,7 @@ static void huge_thp_disabled(const void *type)
 		_exit(pi.mapcount == 1 && pi.refcount == 2 ? 0 : 3);
 	}
 	waitpid(pid, &status, 0);
-	thp_set(was);
+	ASSERT_TRUE(zdref_write_file(ZDREF_THP_ENABLED, was));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(WEXITSTATUS(status), 0);
 	munmap(p, 2 * HP);
@@ -967,26 +966,18 @@ static long vmstat(const char *name)
 	return v;
 }
 
-/* Write @val to @path; its old value into @was (if not NULL). */
+/* Write @val to @path, after reading its old value into @was. */
 static bool set_knob(const char *path, const char *val, char *was, size_t len)
 {
-	FILE *f;
+	FILE *f = fopen(path, "r");
+	bool read = f && fgets(was, len, f);
 
-	if (was) {
-		f = fopen(path, "r");
-		if (!f || !fgets(was, len, f)) {
-			if (f)
-				fclose(f);
-			return false;
-		}
+	if (f)
 		fclose(f);
-		was[strcspn(was, "\n")] = '\0';
-	}
-	f = fopen(path, "w");
-	if (!f)
+	if (!read)
 		return false;
-	fputs(val, f);
-	return fclose(f) == 0;
+	was[strcspn(was, "\n")] = '\0';
+	return zdref_write_file(path, val);
 }
 
 /*
@@ -1050,7 +1041,7 @@ static void huge_numa_balancing_skips(const void *type)
 	/* The first scan of a process comes after a second of its time. */
 	anon = numa_huge_updates(NULL, true, 4);
 	dev = numa_huge_updates(p, false, 4);
-	set_knob(NUMA_SYSCTL, mode, NULL, 0);
+	zdref_write_file(NUMA_SYSCTL, mode);
 	zt_diag("huge PMDs marked in 4 s: anonymous THP %d, zdref %d", anon, dev);
 	if (!anon)
 		SKIP("NUMA balancing marked no anonymous THP in 4 s here either");

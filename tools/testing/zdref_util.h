@@ -250,21 +250,28 @@ static inline bool zdref_ksym_range(const char *first, const char *last,
  * 6.12), and add_pages() WARNs on any failure of __add_pages().  NULL, or
  * why fault injection cannot be had here.
  */
-/* Write @val to /sys/kernel/debug/@attr/@knob. */
-static inline bool zdref_fault_knob(const char *attr, const char *knob,
-				    const char *val)
+/* Write @val to the file at @path, a knob of sysfs, debugfs or sysctl. */
+static inline bool zdref_write_file(const char *path, const char *val)
 {
-	char path[128];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/%s/%s", attr, knob);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n == (ssize_t)strlen(val);
+}
+
+/* Write @val to /sys/kernel/debug/@attr/@knob. */
+static inline bool zdref_fault_knob(const char *attr, const char *knob,
+				    const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/%s/%s", attr, knob);
+	return zdref_write_file(path, val);
 }
 
 static inline const char *zdref_fault_injection_setup(void)
