@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ZT_SKIP_STATUS	4	/* KSFT_SKIP */
@@ -151,9 +152,19 @@ static inline int zt_begin(size_t n)
 	return 0;
 }
 
+/* Seconds since an arbitrary start, for the time a test took. */
+static inline double zt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /*
  * Test number @num, @name: @setup(@v) (if any), then @fn(@arg), in a
- * child; its TAP line, counted in @t.  With $ZT_FILTER set, a test whose
+ * child; its TAP line, counted in @t, after a line of the time it took
+ * if that was a second or more (what to look at when a boot is slow).  With $ZT_FILTER set, a test whose
  * name does not contain it is skipped (a run of one test by hand); with
  * $ZT_SKIP set, a test whose name contains it is skipped, for the reason
  * $ZT_SKIP_WHY (a boot that leaves a slow test to another boot).
@@ -166,7 +177,8 @@ static inline void zt_run_one(size_t num, const char *name,
 {
 	const char *filter = getenv("ZT_FILTER"), *skip = getenv("ZT_SKIP");
 	const char *why = getenv("ZT_SKIP_WHY");
-	int status;
+	double t0 = zt_now(), took;
+	int status, err = 0;
 	pid_t pid;
 
 	if (filter && !strstr(name, filter)) {
@@ -190,8 +202,15 @@ static inline void zt_run_one(size_t num, const char *name,
 		_exit(0);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+		err = errno;
+		pid = -1;
+	}
+	took = zt_now() - t0;
+	if (took >= 1)
+		zt_diag("%s: %.1f s", name, took);
+	if (pid < 0) {
 		printf("not ok %zu %s # could not run: %s\n", num, name,
-		       strerror(errno));
+		       strerror(err));
 		t->fail++;
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		printf("ok %zu %s\n", num, name);
