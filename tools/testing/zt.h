@@ -164,8 +164,9 @@ static inline double zt_now(void)
 /*
  * Test number @num, @name: @setup(@v) (if any), then @fn(@arg), in a
  * child; its TAP line, counted in @t, after a line of the time it took
- * if that was a second or more (what to look at when a boot is slow).  With $ZT_FILTER set, a test whose
- * name does not contain it is skipped (a run of one test by hand); with
+ * if that was a second or more (what to look at when a boot is slow).
+ * With $ZT_FILTER set, a test whose name does not contain it is skipped
+ * (a run of one test by hand); with
  * $ZT_SKIP set, a test whose name contains it is skipped, for the reason
  * $ZT_SKIP_WHY (a boot that leaves a slow test to another boot).
  */
