@@ -474,6 +474,17 @@ zdref_carry() {
 # shellcheck disable=SC2016 # expanded in the guest
 ZDREF_GUEST_SUITE='rc=0; for t in ./*_test; do echo "# $t"; s=$(cut -d. -f1 /proc/uptime); $t || rc=1; echo "# $t: $(($(cut -d. -f1 /proc/uptime) - s)) s"; done; exit $rc'
 
+# zdref_machine_speed: the milliseconds this host takes for a fixed piece
+# of work on one thread (half a million rounds of a shell loop), for
+# check.log: the same run here has taken 1.5 times as long one hour as
+# the next, and a log that says how fast the machine was explains it.
+zdref_machine_speed() {
+	local i=0 s
+	s=$(date +%s%N)
+	while [ $i -lt 500000 ]; do i=$((i + 1)); done
+	echo $((($(date +%s%N) - s) / 1000000))
+}
+
 # zdref_sq STRING: STRING single-quoted for a shell.
 zdref_sq() {
 	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
