@@ -240,8 +240,10 @@ static void init_fail_nth(const void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	zt_diag("%lu fault points, %lu of them failed in turn: %lu loads failed (%lu with ENOMEM), %lu loaded despite one",
-		nth - first, failed + survived, failed, enomem, survived);
+	zt_diag("%lu fault points, %lu of them failed in turn:", nth - first,
+		failed + survived);
+	zt_diag("%lu loads failed (%lu with ENOMEM), %lu loaded despite one",
+		failed, enomem, survived);
 	zt_diag("the opener got %lu files in %lu opens; %.1f s", o->opens, o->tries,
 		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	ASSERT_TRUE(nth <= NTH_MAX);
