@@ -32,7 +32,6 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <time.h>
 
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
@@ -41,14 +40,6 @@
 
 enum kind { ZDREF, ANON, DEVDAX, NKINDS };
 static const char *const kind_names[] = { "zdref", "anon", "devdax" };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* zdref over the whole range, fsdax, with @align and @extra parameters. */
 static bool zdref_up_with(const char *align, const char *extra)
@@ -131,10 +122,10 @@ static double faults(enum kind k, size_t len, size_t step)
 		p = map_kind(k, len, &fd, step == HP);
 		if (!p)
 			return 0;
-		t = now();
+		t = zt_now();
 		for (off = 0; off < len; off += step)
 			p[off] = 1;
-		t = now() - t;
+		t = zt_now() - t;
 		unmap_kind(p, len, fd);
 		if (len / step / t > best)
 			best = len / step / t;
@@ -155,7 +146,7 @@ static double roundtrip(enum kind k)
 		p = map_kind(k, HP, &fd, false);
 		if (!p)
 			return 0;
-		t = now();
+		t = zt_now();
 		for (j = 0; j < n; j++) {
 			p[0] = 1;
 			if (k == ZDREF) {
@@ -165,7 +156,7 @@ static double roundtrip(enum kind k)
 				madvise(p, PG, MADV_DONTNEED);
 			}
 		}
-		t = now() - t;
+		t = zt_now() - t;
 		unmap_kind(p, HP, fd);
 		if (n / t > best)
 			best = n / t;
@@ -187,9 +178,9 @@ static double teardown(enum kind k, size_t len)
 			return 0;
 		for (off = 0; off < len; off += PG)
 			p[off] = 1;
-		t = now();
+		t = zt_now();
 		unmap_kind(p, len, fd);
-		t = (now() - t) * 1000;
+		t = (zt_now() - t) * 1000;
 		if (!best || t < best)
 			best = t;
 	}
@@ -205,11 +196,11 @@ static double migrate_once(int fd, unsigned long req, char *p, size_t len,
 		.ptr = (uintptr_t)buf,
 		.npages = len / PG,
 	};
-	double t = now();
+	double t = zt_now();
 
 	if (ioctl(fd, req, &c) || c.cpages != len / PG)
 		return 0;
-	return (len / PG) / (now() - t);
+	return (len / PG) / (zt_now() - t);
 }
 
 /*
@@ -245,10 +236,10 @@ static bool migrate_rates(double v[3])
 		v[1] = r > v[1] ? r : v[1];
 		if (!migrate_once(fd, ZDREF_HMM_MIGRATE_TO_DEV, p, len, buf))
 			break;
-		t = now();
+		t = zt_now();
 		for (i = 0; i < len; i += PG)
 			p[i] = 2;	/* a write fault brings a page back too */
-		r = (len / PG) / (now() - t);
+		r = (len / PG) / (zt_now() - t);
 		v[2] = r > v[2] ? r : v[2];
 	}
 	munmap(p, len);

@@ -368,7 +368,7 @@ static void fuzz(const void *arg)
 	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) * 2654435761ULL;
 	struct fuzz f = { .rng = seed | 1, .fd = -1 };
 	struct sigaction sa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
-	struct timespec t0, t;
+	double t0;
 	int ret, status, i;
 	pid_t pid;
 
@@ -408,11 +408,10 @@ static void fuzz(const void *arg)
 		if (run->unprivileged)
 			drop_privileges();
 		reopen(&f);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		do {
+		t0 = zt_now();
+		do
 			step(&f, false);
-			clock_gettime(CLOCK_MONOTONIC, &t);
-		} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+		while (zt_now() - t0 < seconds);
 		zt_diag("%lu steps, %lu with a fault injected", f.steps, f.injected);
 		_exit(0);
 	}

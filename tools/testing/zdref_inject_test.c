@@ -19,7 +19,6 @@
  */
 #include <sys/prctl.h>
 #include <signal.h>
-#include <time.h>
 
 #include "zdref_util.h"
 
@@ -152,7 +151,7 @@ static void init_fail_nth(const void *arg)
 	unsigned long stride = env_ulong("ZDREF_INJECT_STRIDE", 1);
 	unsigned long phase = env_ulong("ZDREF_INJECT_PHASE", 0);
 	unsigned long nth, before, first, failed = 0, survived = 0, opens_before;
-	struct timespec t0, t1;
+	double t0;
 	char region[64], params[192];
 	unsigned long enomem = 0;
 	int ret, ko;
@@ -197,7 +196,7 @@ static void init_fail_nth(const void *arg)
 		load_points(ko, params), before);
 	zdref_check_gone(sw->devices);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = zt_now();
 	zt_diag("insmod zdref.ko %s, the Nth fault point failing, N = %lu...",
 		params, first + phase);
 	if (stride > 1)
@@ -237,7 +236,6 @@ static void init_fail_nth(const void *arg)
 		else
 			zt_diag("N = %lu: the load failed with %s", nth, strerror(-ret));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	zt_diag("%lu fault points, %lu of them failed in turn:", nth - first,
@@ -245,7 +243,7 @@ static void init_fail_nth(const void *arg)
 	zt_diag("%lu loads failed (%lu with ENOMEM), %lu loaded despite one",
 		failed, enomem, survived);
 	zt_diag("the opener got %lu files in %lu opens; %.1f s", o->opens, o->tries,
-		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+		zt_now() - t0);
 	ASSERT_TRUE(nth <= NTH_MAX);
 	/* A sweep that failed nothing tested nothing. */
 	ASSERT_GT(failed, 0);

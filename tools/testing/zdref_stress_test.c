@@ -460,7 +460,7 @@ static noreturn void worker_run(struct worker *w, double seconds)
 {
 	const enum op *ops = w->mirror ? mirror_ops : file_ops;
 	size_t nops = w->mirror ? ZT_COUNT(mirror_ops) : ZT_COUNT(file_ops);
-	struct timespec t0, t;
+	double t0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	w->ramdisk = w->mirror ? -1 : open(ZDREF_RAMDISK, O_RDWR | O_DIRECT | O_CLOEXEC);
@@ -469,11 +469,10 @@ static noreturn void worker_run(struct worker *w, double seconds)
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(w->scratch != MAP_FAILED);
 	open_map(w);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
+	t0 = zt_now();
+	do
 		do_op(w, ops[rnd(w, nops)]);
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+	while (zt_now() - t0 < seconds);
 	verify_all(w, "at the end");
 	_exit(0);
 }
