@@ -198,6 +198,29 @@ static ssize_t cpu_faults_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(cpu_faults);
 
+/* 1 if the device's memory comes in 2 MiB folios too (a THP moves whole). */
+static ssize_t thp_show(struct device *dev, struct device_attribute *attr,
+			char *buf)
+{
+	return sysfs_emit(buf, "%d\n", zdref_from_dev(dev)->thp);
+}
+static DEVICE_ATTR_RO(thp);
+
+/* 2 MiB device-private folios handed out, and folios split out of them. */
+static ssize_t thp_allocs_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->thp_allocs);
+}
+static DEVICE_ATTR_RO(thp_allocs);
+
+static ssize_t thp_splits_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->thp_splits);
+}
+static DEVICE_ATTR_RO(thp_splits);
+
 /* poison=1: 1 if the device poisons its free units; 0 otherwise. */
 static ssize_t poison_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
@@ -239,6 +262,9 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_migrated_to_dev.attr,
 	&dev_attr_migrated_to_ram.attr,
 	&dev_attr_cpu_faults.attr,
+	&dev_attr_thp.attr,
+	&dev_attr_thp_allocs.attr,
+	&dev_attr_thp_splits.attr,
 	&dev_attr_poison.attr,
 	&dev_attr_quarantine.attr,
 	&dev_attr_poison_errors.attr,

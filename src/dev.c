@@ -59,6 +59,7 @@ struct zdref_dev *zdref_dev_alloc(const struct zdref_params *params, int id)
 	zd->type = params->type;
 	zd->info = zdref_type_info(params->type);
 	zd->order = params->order;
+	zd->thp = zdref_thp_offered(zd->info);
 	zd->scope = params->scope;
 	zdref_space_init(&zd->space);
 	for (i = 0; i < ZDREF_UNIT_LOCKS; i++)
@@ -104,9 +105,16 @@ struct zdref_dev *zdref_dev_create(const struct zdref_params *params, int id)
 	ret = zdref_poison_init(zd, params);
 	if (ret)
 		goto err_pool;
+	if (!zd->info->cpu_maps) {
+		ret = zdref_devmem_init(zd);
+		if (ret)
+			goto err_poison;
+	}
 	zdref_debugfs_add(zd);
 	return zd;
 
+err_poison:
+	zdref_poison_exit(zd);
 err_pool:
 	zdref_pool_exit(zd);
 err_pagemap:
@@ -131,6 +139,7 @@ void zdref_dev_destroy(struct zdref_dev *zd)
 {
 	zdref_space_exit(zd);
 	zdref_debugfs_remove(zd);
+	zdref_devmem_exit(zd);
 	zdref_poison_exit(zd);
 	zdref_pool_exit(zd);
 	zdref_pagemap_remove(zd);

@@ -10,8 +10,21 @@
  * frees when the page returns to it.  Device-coherent pages are memory
  * the CPU addresses (here, a memmap= range): each holds its own data,
  * and the CPU maps it in place once it has migrated in.  Either way
- * page->zone_device_data of a page handed out points to the page that
- * holds its data: its backing page, or itself.
+ * zd->data says, for each page handed out, the page that holds its data:
+ * its backing page, or itself.  It is indexed by pfn rather than kept in
+ * page->zone_device_data because a page of a 2 MiB device folio has no
+ * such field of its own (a folio's tail pages hold the folio's counts),
+ * and the kernel may split the folio at any time.
+ *
+ * 2 MiB device-private folios (zd->thp, where the kernel migrates THPs
+ * whole: probe device_private_thp) come from the pool's whole 2 MiB
+ * blocks, each backed by 512 system pages.  A THP migrates to one when
+ * the pool has a whole block, and is split by the kernel on its way
+ * otherwise; a folio comes back to system RAM as a THP when one can be
+ * had, else in pages.  When the kernel splits a device folio (a partial
+ * munmap, mremap or MADV_DONTNEED, a CPU touch of one PTE of it), each
+ * new folio is freed on its own: it takes a module reference of its own
+ * (zdref_devmem_folio_split()), and its pages go back to the pool then.
  *
  * A device page leaves the pool locked at refcount 1, the reference of
  * whoever asked for it.  migrate_vma_pages() turns that into the
@@ -42,55 +55,123 @@
 
 #if ZDREF_HAVE_HMM_MIRROR
 
-/* Device pages evicted per migrate_device_range() call. */
-#define ZDREF_EVICT_BATCH	64
+/*
+ * Device pages evicted per migrate_device_range() call: a whole 2 MiB
+ * folio, which the kernel migrates only in a call that covers it.
+ */
+#define ZDREF_EVICT_BATCH	HPAGE_PMD_NR
 #define ZDREF_EVICT_PASSES	16
 
-/* The migrate_vma selection of a device's own pages. */
+/* The migrate_vma selection of a device's own pages, folios whole. */
 static unsigned long zdref_devmem_select(struct zdref_dev *zd)
 {
-	return zd->info->in_place ? MIGRATE_VMA_SELECT_DEVICE_COHERENT :
-				    MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	return (zd->info->in_place ? MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+				     MIGRATE_VMA_SELECT_DEVICE_PRIVATE) |
+	       (zd->thp ? ZDREF_MIGRATE_VMA_SELECT_COMPOUND : 0);
+}
+
+/* The slot of zd->data for device page @page. */
+static struct page **zdref_devmem_slot(struct zdref_dev *zd, struct page *page)
+{
+	return &zd->data[page_to_pfn(page) - zd->pfn_first];
 }
 
 /**
- * zdref_devmem_alloc() - take a device page out of the pool
+ * zdref_devmem_init() - a device-private or -coherent device's data slots
+ * @zd: the device, its range claimed
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int zdref_devmem_init(struct zdref_dev *zd)
+{
+	zd->data = kvcalloc(zdref_pages_total(zd), sizeof(*zd->data), GFP_KERNEL);
+	return zd->data ? 0 : -ENOMEM;
+}
+
+/**
+ * zdref_devmem_exit() - undo zdref_devmem_init()
+ * @zd: the device, every page of it back in the pool
+ */
+void zdref_devmem_exit(struct zdref_dev *zd)
+{
+	kvfree(zd->data);
+	zd->data = NULL;
+}
+
+/*
+ * The system pages behind a device-private allocation of @order: for a
+ * 2 MiB folio, 512 pages of one block split into pages of their own, so
+ * that each is freed on its own whatever the device folio is split into.
+ * Charged to whoever moves data to the device, as their own RAM.
+ */
+static struct page *zdref_devmem_backing(unsigned int order)
+{
+	struct page *backing;
+
+	if (!order)
+		return alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
+	backing = alloc_pages(GFP_HIGHUSER | __GFP_ACCOUNT | __GFP_NOWARN |
+			      __GFP_NORETRY, order);
+	if (backing)
+		split_page(backing, order);
+	return backing;
+}
+
+static void zdref_devmem_backing_free(struct page *backing, unsigned int order)
+{
+	unsigned long i;
+
+	for (i = 0; i < (1UL << order); i++)
+		__free_page(backing + i);
+}
+
+/**
+ * zdref_devmem_alloc() - take device memory out of the pool
  * @zd: a device-private or device-coherent device
  * @addr: the user address whose data it is for
+ * @order: 0 for a page; HPAGE_PMD_ORDER for a 2 MiB folio, where @zd->thp
  *
- * The page's contents (zdref_devmem_data()) are not cleared: callers copy
- * into them or clear them.
+ * The contents (zdref_devmem_data() of each page) are not cleared:
+ * callers copy into them or clear them.
  *
- * Return: the page, locked, at refcount 1, or NULL when the device's
- * memory or system memory is exhausted.
+ * Return: the (head) page, locked, at refcount 1, or NULL when the
+ * device's memory (for a folio: a whole free 2 MiB block of it) or
+ * system memory is exhausted.
  */
-struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr)
+struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr,
+				unsigned int order)
 {
 	struct page *backing = NULL, *page;
+	unsigned long i;
 
-	/* Charged to whoever moves data to the device, as their own RAM. */
 	if (!zd->info->in_place) {
-		backing = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
+		backing = zdref_devmem_backing(order);
 		if (!backing)
 			return NULL;
 	}
-	page = zdref_pool_take(zd, addr);
+	page = order ? zdref_pool_take_block(zd, addr) : zdref_pool_take(zd, addr);
 	if (!page) {
 		if (backing)
-			__free_page(backing);
-		dev_warn_ratelimited(&zd->dev, "device memory exhausted: all %llu pages are in use\n",
-				     zdref_pages_total(zd));
+			zdref_devmem_backing_free(backing, order);
+		/* A folio falls back to pages: only they say "exhausted". */
+		if (!order)
+			dev_warn_ratelimited(&zd->dev, "device memory exhausted: all %llu pages are in use\n",
+					     zdref_pages_total(zd));
 		return NULL;
 	}
 	/*
-	 * A device page can outlive every file of the device (it sits in
-	 * a process's page tables): it holds the module until its free
+	 * Device memory can outlive every file of the device (it sits in a
+	 * process's page tables): each folio holds the module until its free
 	 * callback, so that rmmod is refused while device memory is in use.
 	 */
 	__module_get(THIS_MODULE);
-	/* zone_device_data is stored under the page lock: see eviction. */
-	zone_device_page_init(page, &zd->pgmap, 0);
-	page->zone_device_data = backing ?: page;
+	zdref_device_folio_init(page, &zd->pgmap, order);
+	/* Stored under the page lock: see eviction. */
+	for (i = 0; i < (1UL << order); i++)
+		WRITE_ONCE(zd->data[page_to_pfn(page) - zd->pfn_first + i],
+			   backing ? backing + i : page + i);
+	if (order)
+		atomic64_inc(&zd->thp_allocs);
 	trace_zdref_hand_out(zd, page_to_pfn(page), addr, page_ref_count(page));
 	return page;
 }
@@ -102,10 +183,10 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr)
  */
 static struct page *zdref_devmem_hand_out(struct zdref_dev *zd, u64 index)
 {
-	struct page *page = zdref_devmem_alloc(zd, index);
+	struct page *page = zdref_devmem_alloc(zd, index, 0);
 
 	if (page) {
-		clear_highpage(page->zone_device_data);
+		clear_highpage(zdref_devmem_data(zd, page));
 		unlock_page(page);
 	}
 	return page;
@@ -120,27 +201,56 @@ static void zdref_devmem_put(struct zdref_dev *zd, struct page *page,
 
 /*
  * Nothing of the kernel's touches a device-private or device-coherent
- * page after its free callback (the kernel only drops its pagemap
- * references then, which memunmap_pages() waits for): the page goes back
- * to the pool at once.
+ * folio after its free callback (the kernel only drops its pagemap
+ * references then, which memunmap_pages() waits for): its pages go back
+ * to the pool at once, all of them under one hold of the pool's lock.
  */
 static void zdref_devmem_free(struct zdref_dev *zd, struct page *page,
 			      struct zdref_page *zp)
 {
-	struct page *backing = page->zone_device_data;
+	unsigned long i, nr = folio_nr_pages(page_folio(page));
 
 	/* Owned by nobody but the kernel now: no one else changes @zp. */
-	if (READ_ONCE(zp->state) != ZDREF_PAGE_OWNED) {
-		zdref_pool_bad_free(zd, page, zp);
-		return;
+	for (i = 0; i < nr; i++)
+		if (READ_ONCE(zp[i].state) != ZDREF_PAGE_OWNED) {
+			zdref_pool_bad_free(zd, page + i, zp + i);
+			return;
+		}
+	for (i = 0; i < nr; i++) {
+		struct page **slot = zdref_devmem_slot(zd, page + i);
+		struct page *backing = *slot;
+
+		WRITE_ONCE(*slot, NULL);
+		/* Mirror entries hold their own references: see mirror.c. */
+		if (backing && backing != page + i)
+			put_page(backing);
 	}
-	page->zone_device_data = NULL;
-	/* Mirror entries hold their own references: see mirror.c. */
-	if (backing && backing != page)
-		put_page(backing);
-	zdref_pool_return(zd, zp, ZDREF_FREED_BY_CALLBACK);
-	/* Taken by zdref_devmem_alloc(): see there. */
+	zdref_pool_return_units(zd, zp, nr, ZDREF_FREED_BY_CALLBACK);
+	/* Taken by zdref_devmem_alloc() or the split: see there. */
 	module_put(THIS_MODULE);
+}
+
+/**
+ * zdref_devmem_folio_split() - the pagemap's callback when the kernel
+ * splits a 2 MiB device folio
+ * @head: the folio being split, which keeps its first pages
+ * @tail: each new folio split off it, then NULL once the split is done
+ *
+ * What the kernel does for a pagemap without the callback (the new
+ * folio's pagemap and anon mapping), and the new folio's own module
+ * reference, which its own free callback drops.  The data of its pages
+ * stays in zd->data, indexed by pfn.
+ */
+void zdref_devmem_folio_split(struct folio *head, struct folio *tail)
+{
+	struct zdref_dev *zd = zdref_pgmap_to_dev(zdref_page_pgmap(&head->page));
+
+	if (!tail)
+		return;
+	zdref_folio_set_pgmap(tail, zdref_page_pgmap(&head->page));
+	tail->page.mapping = head->page.mapping;
+	__module_get(THIS_MODULE);
+	atomic64_inc(&zd->thp_splits);
 }
 
 /* Device pages never go busy: they return to the pool from the callback. */
@@ -181,22 +291,30 @@ struct page *zdref_devmem_data(struct zdref_dev *zd, struct page *page)
 {
 	if (!is_zone_device_page(page) || zdref_page_pgmap(page) != &zd->pgmap)
 		return NULL;
-	return page->zone_device_data;
+	return READ_ONCE(*zdref_devmem_slot(zd, page));
 }
 
 /*
- * Give @dpage, a system page, the data of @spage, a device page, for a
- * migration whose source entry is @src: the destination entry.
+ * Give @dpage, system memory of the size @src says (a page, or a THP),
+ * the data of @spage, device memory, for a migration whose source entry
+ * is @src: the destination entry.
  */
-static unsigned long zdref_devmem_fill(struct page *dpage, struct page *spage,
-				       unsigned long src)
+static unsigned long zdref_devmem_fill(struct zdref_dev *zd, struct page *dpage,
+				       struct page *spage, unsigned long src)
 {
+	unsigned long i, nr = zdref_migrate_pages(src);
+
 	lock_page(dpage);
-	copy_highpage(dpage, spage->zone_device_data);
-	return migrate_pfn(page_to_pfn(dpage)) | (src & MIGRATE_PFN_WRITE);
+	for (i = 0; i < nr; i++) {
+		copy_highpage(dpage + i, zdref_devmem_data(zd, spage + i));
+		if (i % 64 == 63)
+			cond_resched();
+	}
+	return migrate_pfn(page_to_pfn(dpage)) |
+	       (src & (MIGRATE_PFN_WRITE | ZDREF_MIGRATE_PFN_COMPOUND));
 }
 
-/* Entries of @src and @dst, @n each, that did move. */
+/* Pages of @src and @dst, @n entries each, that did move. */
 static unsigned long zdref_migrated(const unsigned long *src,
 				    const unsigned long *dst, unsigned long n)
 {
@@ -204,8 +322,26 @@ static unsigned long zdref_migrated(const unsigned long *src,
 
 	for (i = 0; i < n; i++)
 		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
-			moved++;
+			moved += zdref_migrate_pages(src[i]);
 	return moved;
+}
+
+/*
+ * A THP for the device folio at @addr of @vma, or NULL: then the kernel
+ * splits the device folio, and each page comes back on its own.  The
+ * mirror's FAIL_ALLOC (@flags, if any) makes the next one NULL.
+ */
+static struct page *zdref_devmem_thp(struct vm_area_struct *vma,
+				     unsigned long addr, u64 *flags)
+{
+	struct folio *folio;
+
+	if (flags && (*flags & ZDREF_HMM_FLAG_FAIL_ALLOC)) {
+		*flags &= ~ZDREF_HMM_FLAG_FAIL_ALLOC;
+		return NULL;
+	}
+	folio = vma_alloc_folio(GFP_TRANSHUGE, HPAGE_PMD_ORDER, vma, addr);
+	return folio ? &folio->page : NULL;
 }
 
 /*
@@ -217,9 +353,9 @@ static unsigned long zdref_migrated(const unsigned long *src,
  * Return: the device pages that found no system page.
  */
 static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
-					   struct migrate_vma *args)
+					   struct migrate_vma *args, u64 *flags)
 {
-	unsigned long i, addr, missed = 0;
+	unsigned long i, j, addr, missed = 0;
 
 	/*
 	 * zdref's own migrations keep mirror entries (see mirror.c): every
@@ -227,19 +363,33 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 	 * so that no device write lands after the copy.
 	 */
 	zdref_mirrors_forget(zd, args);
-	for (i = 0, addr = args->start; i < args->npages; i++, addr += PAGE_SIZE) {
-		struct page *spage = migrate_pfn_to_page(args->src[i]);
-		struct page *dpage;
-
+	for (i = 0; i < args->npages; i++)
 		args->dst[i] = 0;
-		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+	for (i = 0; i < args->npages; i += zdref_migrate_pages(args->src[i])) {
+		unsigned long src = args->src[i];
+		struct page *spage = migrate_pfn_to_page(src);
+		struct page *dpage = NULL;
+
+		addr = args->start + (i << PAGE_SHIFT);
+		if (!spage || !(src & MIGRATE_PFN_MIGRATE))
 			continue;
-		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
-		if (!dpage) {
-			missed++;
+		if (src & ZDREF_MIGRATE_PFN_COMPOUND)
+			dpage = zdref_devmem_thp(args->vma, addr, flags);
+		if (dpage) {
+			args->dst[i] = zdref_devmem_fill(zd, dpage, spage, src);
 			continue;
 		}
-		args->dst[i] = zdref_devmem_fill(dpage, spage, args->src[i]);
+		/* Page by page: the kernel splits a device folio for that. */
+		src &= ~ZDREF_MIGRATE_PFN_COMPOUND;
+		for (j = 0; j < zdref_migrate_pages(args->src[i]); j++) {
+			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma,
+					       addr + (j << PAGE_SHIFT));
+			if (!dpage) {
+				missed++;
+				continue;
+			}
+			args->dst[i + j] = zdref_devmem_fill(zd, dpage, spage + j, src);
+		}
 	}
 	return missed;
 }
@@ -252,6 +402,7 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
  * @end: page-aligned end, inside @vma
  * @fault_page: the page of a CPU fault, locked, or NULL
  * @why: ZDREF_MIGRATE_CPU_FAULT with @fault_page, else ZDREF_MIGRATE_IOCTL
+ * @flags: the mirror's ZDREF_HMM_FLAGS, or NULL
  * @moved: out: pages moved
  *
  * Return: 0, the error of migrate_vma_setup(), or -ENOMEM if a page that
@@ -260,7 +411,7 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 			unsigned long start, unsigned long end,
 			struct page *fault_page, enum zdref_migrate_reason why,
-			unsigned long *moved)
+			u64 *flags, unsigned long *moved)
 {
 	unsigned long npages = (end - start) >> PAGE_SHIFT, missed;
 	struct migrate_vma args = {
@@ -282,7 +433,7 @@ int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		goto out;
-	missed = args.cpages ? zdref_devmem_copy_out(zd, &args) : 0;
+	missed = args.cpages ? zdref_devmem_copy_out(zd, &args, flags) : 0;
 	migrate_vma_pages(&args);
 	*moved = zdref_migrated(args.src, args.dst, args.npages);
 	migrate_vma_finalize(&args);
@@ -305,31 +456,44 @@ out:
 vm_fault_t zdref_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct zdref_dev *zd = zdref_pgmap_to_dev(zdref_page_pgmap(vmf->page));
-	unsigned long start = vmf->address & PAGE_MASK, moved;
+	unsigned long size = PAGE_SIZE, start, moved;
 	int ret;
 
+	/*
+	 * A fault on a PMD device entry (no PTE) brings the whole folio
+	 * back; one on a PTE, that page: the kernel splits a folio mapped
+	 * by PTEs, or in part, on the way.
+	 */
+	if (!vmf->pte)
+		size = folio_size(page_folio(vmf->page));
+	start = ALIGN_DOWN(vmf->address, size);
 	atomic64_inc(&zd->cpu_faults);
-	ret = zdref_devmem_to_ram(zd, vmf->vma, start, start + PAGE_SIZE,
-				  vmf->page, ZDREF_MIGRATE_CPU_FAULT, &moved);
+	ret = zdref_devmem_to_ram(zd, vmf->vma, start, start + size, vmf->page,
+				  ZDREF_MIGRATE_CPU_FAULT, NULL, &moved);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;
 	return ret ? VM_FAULT_SIGBUS : 0;
 }
 
-/* One batch of eviction: the in-use pages of [@pfn, @pfn + @n). */
+/*
+ * One batch of eviction: the in-use pages of [@pfn, @pfn + @n); @missed
+ * counts the folios left for want of a THP.
+ */
 static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
 					      unsigned long *src,
 					      unsigned long *dst,
-					      unsigned long pfn, unsigned long n)
+					      unsigned long pfn, unsigned long n,
+					      unsigned long *missed)
 {
 	unsigned long i, moved;
 
 	migrate_device_range(src, pfn, n);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
+		dst[i] = 0;
+	for (i = 0; i < n; i += zdref_migrate_pages(src[i])) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
 
-		dst[i] = 0;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		/*
@@ -341,11 +505,28 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
 		 * a page without one holds no data yet, and stays (no
 		 * destination: restored).
 		 */
-		if (!spage->zone_device_data)
+		if (!zdref_devmem_data(zd, spage))
 			continue;
-		/* Eviction must not fail: the device is going away. */
-		dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		dst[i] = zdref_devmem_fill(dpage, spage, src[i]);
+		/*
+		 * Eviction must not fail: the device is going away.  Without
+		 * a vma the kernel cannot split a device folio, so a folio
+		 * needs a THP: one that cannot be had leaves it for the next
+		 * pass, and the release says -ENOMEM if none finds one.
+		 */
+		if (src[i] & ZDREF_MIGRATE_PFN_COMPOUND) {
+			struct folio *folio = folio_alloc(GFP_HIGHUSER_MOVABLE |
+							  __GFP_RETRY_MAYFAIL,
+							  HPAGE_PMD_ORDER);
+
+			if (!folio) {
+				(*missed)++;
+				continue;
+			}
+			dpage = &folio->page;
+		} else {
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+		}
+		dst[i] = zdref_devmem_fill(zd, dpage, spage, src[i]);
 	}
 	migrate_device_pages(src, dst, n);
 	moved = zdref_migrated(src, dst, n);
@@ -363,12 +544,13 @@ static unsigned long zdref_devmem_evict_batch(struct zdref_dev *zd,
  * repeat until one finds nothing left to move, ZDREF_EVICT_PASSES at most
  * (processes may keep migrating pages in).
  *
- * Return: 0, -ENOMEM, or -EBUSY if pages still moved in the last pass.
+ * Return: 0, -ENOMEM (also when a 2 MiB folio found no THP to move to in
+ * the last pass), or -EBUSY if pages still moved in the last pass.
  */
 int zdref_devmem_evict(struct zdref_dev *zd)
 {
 	unsigned long first = zd->pfn_first, total = zdref_pages_total(zd);
-	unsigned long *src, *dst, pfn, n, moved;
+	unsigned long *src, *dst, pfn, n, moved, missed;
 	int pass = 0;
 
 	src = kcalloc(ZDREF_EVICT_BATCH, sizeof(*src), GFP_KERNEL);
@@ -380,15 +562,19 @@ int zdref_devmem_evict(struct zdref_dev *zd)
 	}
 	do {
 		moved = 0;
+		missed = 0;
 		for (pfn = first; pfn < first + total; pfn += n) {
 			n = min_t(unsigned long, ZDREF_EVICT_BATCH, first + total - pfn);
-			moved += zdref_devmem_evict_batch(zd, src, dst, pfn, n);
+			moved += zdref_devmem_evict_batch(zd, src, dst, pfn, n,
+							  &missed);
 			cond_resched();
 		}
 		zdref_devmem_moved_out(zd, moved, ZDREF_MIGRATE_EVICT);
-	} while (moved && ++pass < ZDREF_EVICT_PASSES);
+	} while ((moved || missed) && ++pass < ZDREF_EVICT_PASSES);
 	kfree(src);
 	kfree(dst);
+	if (missed)
+		return -ENOMEM;
 	return moved ? -EBUSY : 0;
 }
 

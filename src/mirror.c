@@ -199,7 +199,6 @@ void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args)
 	struct mm_struct *mm = args->vma->vm_mm;
 	struct zdref_mirror *m;
 	unsigned long i;
-	void *entry;
 
 	mutex_lock(&zd->mirrors_lock);
 	list_for_each_entry(m, &zd->mirrors, node) {
@@ -209,11 +208,11 @@ void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args)
 		for (i = 0; i < args->npages; i++) {
 			unsigned long index = (args->start >> PAGE_SHIFT) + i;
 
+			/* A THP's entry stands for its 512 pages: see below. */
 			if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 				continue;
-			entry = xa_load(&m->table, index);
-			if (entry)
-				zdref_mirror_drop(m, index, entry);
+			zdref_mirror_erase(m, index << PAGE_SHIFT,
+					   (index + zdref_migrate_pages(args->src[i])) << PAGE_SHIFT);
 		}
 		mutex_unlock(&m->lock);
 	}
@@ -470,10 +469,65 @@ static int zdref_mirror_read_table(struct zdref_mirror *m,
 	return zdref_mirror_rw(m, cmd, ZDREF_MIRROR_OUT, ZDREF_MIRROR_NO_FAULT);
 }
 
-/* Device pages for the pages of @args that migrate, with their data. */
-static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *args)
+/*
+ * Device memory of @order for the source entry @src at @addr, with the
+ * data of its @nr pages (from @spage on; none: a hole or the zero page,
+ * zero-filled on the device): the destination entry, or 0 when the
+ * device has none.
+ */
+static unsigned long zdref_mirror_fill(struct zdref_mirror *m,
+				       struct vm_area_struct *vma,
+				       unsigned long addr, unsigned long src,
+				       struct page *spage, unsigned int order)
+{
+	struct page *dpage = zdref_devmem_alloc(m->zd, addr, order);
+	unsigned long i, dst;
+
+	if (!dpage)
+		return 0;
+	for (i = 0; i < (1UL << order); i++) {
+		struct page *data = zdref_devmem_data(m->zd, dpage + i);
+
+		if (spage)
+			copy_highpage(data, spage + i);
+		else
+			clear_highpage(data);
+		if (i % 64 == 63)
+			cond_resched();
+	}
+	dst = migrate_pfn(page_to_pfn(dpage));
+	if (order)
+		dst |= ZDREF_MIGRATE_PFN_COMPOUND;
+	if ((src & MIGRATE_PFN_WRITE) || (!spage && (vma->vm_flags & VM_WRITE)))
+		dst |= MIGRATE_PFN_WRITE;
+	return dst;
+}
+
+/* Give back the device pages of @n destination entries, which do not move. */
+static void zdref_mirror_unfill(unsigned long *dst, unsigned long n)
 {
 	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+		dst[i] = 0;
+		unlock_page(dpage);
+		/* The last reference: the free callback returns it to the pool. */
+		put_page(dpage);
+	}
+}
+
+/*
+ * Device memory for the entries of @args that migrate, with their data.
+ * A THP (a compound entry) takes a 2 MiB device folio, or, when the pool
+ * has no whole 2 MiB block or FAIL_ALLOC says so, 512 device pages: the
+ * kernel splits the THP for them.  Full device memory leaves a page where
+ * it is.
+ */
+static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *args)
+{
+	unsigned long i, j, n;
 
 	/*
 	 * Every mirror of the device forgets the range's pages before they
@@ -481,26 +535,38 @@ static void zdref_mirror_copy_in(struct zdref_mirror *m, struct migrate_vma *arg
 	 * system pages that move are freed.
 	 */
 	zdref_mirrors_forget(m->zd, args);
-	for (i = 0; i < args->npages; i++) {
-		struct page *spage = migrate_pfn_to_page(args->src[i]);
-		struct page *dpage;
-
+	for (i = 0; i < args->npages; i++)
 		args->dst[i] = 0;
-		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+	for (i = 0; i < args->npages; i += n) {
+		unsigned long src = args->src[i], addr = args->start + (i << PAGE_SHIFT);
+		struct page *spage = migrate_pfn_to_page(src);
+
+		n = zdref_migrate_pages(src);
+		if (!(src & MIGRATE_PFN_MIGRATE))
 			continue;
-		/* Full device memory leaves the page where it is. */
-		dpage = zdref_devmem_alloc(m->zd, args->start + (i << PAGE_SHIFT));
-		if (!dpage)
-			continue;
-		/* No page: a hole or the zero page, zero-filled on the device. */
-		if (spage)
-			copy_highpage(dpage->zone_device_data, spage);
-		else
-			clear_highpage(dpage->zone_device_data);
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
-		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
-		    (!spage && (args->vma->vm_flags & VM_WRITE)))
-			args->dst[i] |= MIGRATE_PFN_WRITE;
+		if (n > 1) {
+			if (m->flags & ZDREF_HMM_FLAG_FAIL_ALLOC)
+				m->flags &= ~ZDREF_HMM_FLAG_FAIL_ALLOC;
+			else
+				args->dst[i] = zdref_mirror_fill(m, args->vma, addr, src,
+								 spage, HPAGE_PMD_ORDER);
+			if (args->dst[i])
+				continue;
+		}
+		for (j = 0; j < n; j++) {
+			args->dst[i + j] = zdref_mirror_fill(m, args->vma,
+							     addr + (j << PAGE_SHIFT), src,
+							     spage ? spage + j : NULL, 0);
+			if (!args->dst[i + j])
+				break;
+		}
+		/*
+		 * The kernel fills a 2 MiB hole's pages all or none: it reads
+		 * every destination once it has the first.  Give back what
+		 * was had, and the hole stays.
+		 */
+		if (j < n)
+			zdref_mirror_unfill(args->dst + i, j);
 	}
 }
 
@@ -513,16 +579,22 @@ static unsigned long zdref_mirror_map_moved(struct zdref_mirror *m,
 	/* Without its slot, a page is missed by the READ below: -ENOENT. */
 	zdref_mirror_reserve(m, args->start, args->end);
 	mutex_lock(&m->lock);
-	for (i = 0, addr = args->start; i < args->npages; i++, addr += PAGE_SIZE) {
+	for (i = 0; i < args->npages; i++) {
 		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
-		struct page *data;
+		unsigned long j, n = zdref_migrate_pages(args->dst[i]);
 
 		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		moved++;
-		data = dpage->zone_device_data;
-		zdref_mirror_set(m, addr, data, args->dst[i] & MIGRATE_PFN_WRITE ?
-				 ZDREF_PTE_WRITE : ZDREF_PTE_READ, data != dpage);
+		addr = args->start + (i << PAGE_SHIFT);
+		for (j = 0; j < n; j++, addr += PAGE_SIZE) {
+			struct page *data = zdref_devmem_data(m->zd, dpage + j);
+
+			zdref_mirror_set(m, addr, data,
+					 args->dst[i] & MIGRATE_PFN_WRITE ?
+					 ZDREF_PTE_WRITE : ZDREF_PTE_READ,
+					 data != dpage + j);
+		}
+		moved += n;
 	}
 	mutex_unlock(&m->lock);
 	zdref_mirror_unreserve(m, args->start, args->end);
@@ -556,7 +628,8 @@ static int zdref_mirror_migrate_to_dev(struct zdref_mirror *m,
 	struct mm_struct *mm = m->notifier.mm;
 	struct migrate_vma args = {
 		.pgmap_owner = m->zd,
-		.flags = MIGRATE_VMA_SELECT_SYSTEM,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM |
+			 (m->zd->thp ? ZDREF_MIGRATE_VMA_SELECT_COMPOUND : 0),
 	};
 	int tries, ret = -ENOMEM;
 
@@ -635,7 +708,7 @@ static int zdref_mirror_migrate_to_sys(struct zdref_mirror *m,
 		if (ret)
 			break;
 		ret = zdref_devmem_to_ram(m->zd, vma, addr, next, NULL,
-					  ZDREF_MIGRATE_IOCTL, &moved);
+					  ZDREF_MIGRATE_IOCTL, &m->flags, &moved);
 		cmd->cpages += moved;
 		if (ret)
 			break;
@@ -842,9 +915,11 @@ static long zdref_mirror_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case ZDREF_HMM_FLAGS:
 		/*
-		 * FAIL_ALLOC makes the next large device allocation fail.
-		 * zdref's device memory comes in 4 KiB pages only: there is
-		 * no large allocation to fail, and nothing to fall back from.
+		 * FAIL_ALLOC makes the next 2 MiB allocation fail, a device
+		 * folio for MIGRATE_TO_DEV or a THP for MIGRATE_TO_SYS: the
+		 * kernel splits the THP or the device folio to move it in
+		 * pages.  Where device memory comes in pages only, there is
+		 * no 2 MiB allocation to fail.
 		 */
 		m->flags = c.npages;
 		ret = 0;

@@ -36,6 +36,10 @@ static const struct dev_pagemap_ops zdref_pgmap_ops = {
 	 * touch of a page on the device brings it back (devmem.c).
 	 */
 	.migrate_to_ram	= zdref_devmem_migrate_to_ram,
+#if ZDREF_DEVMEM_THP
+	/* A 2 MiB device-private folio's new folios, when the kernel splits it. */
+	.folio_split	= zdref_devmem_folio_split,
+#endif
 };
 
 /**

@@ -7,6 +7,14 @@
  * head carries the count for all 512 pages, and zdref's view of a unit
  * is indexed by its head).  "Page" below means a unit.
  *
+ * Device-private memory where the kernel migrates THPs whole (zd->thp)
+ * is a pool of two levels over 4 KiB units: whole free 2 MiB blocks
+ * (block_list, by their first unit) and the free pages of partial blocks
+ * (free_list).  A page is taken from a partial block first, and a whole
+ * block is broken only when none has one left; a block whose last page
+ * comes back is whole again.  So 2 MiB folios stay to be had for as long
+ * as the free pages could make them, whatever order pages came back in.
+ *
  * A page leaves the pool handed out to an open file, which holds one
  * reference on it (include/zdref/refcount.h says how that sits on the
  * kernel's count).  When the last reference drops,
@@ -62,6 +70,55 @@ struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page)
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_unit_of);
 
+/* The 2 MiB block of a 4 KiB unit, and its first unit (zd->thp). */
+static unsigned long zdref_block_of(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	return (zp - zd->pages) / HPAGE_PMD_NR;
+}
+
+static struct zdref_page *zdref_block_first(struct zdref_dev *zd,
+					    unsigned long block)
+{
+	return &zd->pages[block * HPAGE_PMD_NR];
+}
+
+/*
+ * A free unit onto its level: with the other free pages of its block, or,
+ * as the block's last page to come back, with the block made whole: its
+ * other pages leave free_list (O(512), once per block made whole).
+ */
+static void zdref_block_shelve_locked(struct zdref_dev *zd, struct zdref_page *zp)
+{
+	unsigned long block = zdref_block_of(zd, zp), i;
+	struct zdref_page *first = zdref_block_first(zd, block);
+
+	lockdep_assert_held(&zd->lock);
+	if (++zd->block_free[block] < HPAGE_PMD_NR) {
+		list_add(&zp->node, &zd->free_list);
+		return;
+	}
+	for (i = 0; i < HPAGE_PMD_NR; i++)
+		if (first + i != zp)
+			list_del(&first[i].node);
+	list_add(&first->node, &zd->block_list);
+}
+
+/* Break a whole block into free_list's pages: none of it was left there. */
+static bool zdref_block_break_locked(struct zdref_dev *zd)
+{
+	struct zdref_page *first;
+	unsigned long i;
+
+	lockdep_assert_held(&zd->lock);
+	first = list_first_entry_or_null(&zd->block_list, struct zdref_page, node);
+	if (!first)
+		return false;
+	list_del(&first->node);
+	for (i = 0; i < HPAGE_PMD_NR; i++)
+		list_add_tail(&first[i].node, &zd->free_list);
+	return true;
+}
+
 /* Back in the pool: the one place a unit is freed. */
 static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp,
 				     enum zdref_freed_by by)
@@ -78,7 +135,9 @@ static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp
 	zp->gen++;
 	zp->since = jiffies;
 	/* Reused last-freed first, hot in the cache; poison.c's FIFO else. */
-	if (!zdref_poison_queue_locked(zd, zp))
+	if (zd->thp)
+		zdref_block_shelve_locked(zd, zp);
+	else if (!zdref_poison_queue_locked(zd, zp))
 		list_add(&zp->node, &zd->free_list);
 	zd->pages_free += zdref_unit_pages(zd);
 	atomic64_inc(&zd->frees);
@@ -99,6 +158,26 @@ void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp,
 
 	spin_lock_irqsave(&zd->lock, flags);
 	zdref_pool_return_locked(zd, zp, by);
+	spin_unlock_irqrestore(&zd->lock, flags);
+	wake_up_all(&zd->free_wq);
+}
+
+/**
+ * zdref_pool_return_units() - put @n consecutive units whose last
+ * reference dropped back in the pool, under one hold of its lock
+ * @zd: the device
+ * @zp: the first unit, each owned by nobody any more
+ * @n: how many: the pages of a device folio that was freed whole
+ * @by: who saw the last reference drop
+ */
+void zdref_pool_return_units(struct zdref_dev *zd, struct zdref_page *zp,
+			     unsigned long n, enum zdref_freed_by by)
+{
+	unsigned long flags, i;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	for (i = 0; i < n; i++)
+		zdref_pool_return_locked(zd, zp + i, by);
 	spin_unlock_irqrestore(&zd->lock, flags);
 	wake_up_all(&zd->free_wq);
 }
@@ -129,6 +208,15 @@ static void zdref_busy_kick_locked(struct zdref_dev *zd)
 	mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
 }
 
+/* A unit off its list is its owner's now: @index, as struct zdref_page says. */
+static void zdref_unit_own(struct zdref_page *zp, u64 index)
+{
+	zp->state = ZDREF_PAGE_OWNED;
+	zp->since = jiffies;
+	zp->owner.index = index;
+	zp->owner.tgid = task_tgid_nr(current);
+}
+
 /* The next unit to hand out, off its list; @checked: poison it held. */
 static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index,
 						 bool *checked)
@@ -139,16 +227,18 @@ static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index
 	*checked = false;
 	if (zd->poison)
 		zp = zdref_poison_take_locked(zd, checked);
+	else if (list_empty(&zd->free_list) && zd->thp &&
+		 !zdref_block_break_locked(zd))
+		zp = NULL;
 	else
 		zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
 	if (!zp)
 		return NULL;
 	list_del(&zp->node);
+	if (zd->thp)
+		zd->block_free[zdref_block_of(zd, zp)]--;
 	zd->pages_free -= zdref_unit_pages(zd);
-	zp->state = ZDREF_PAGE_OWNED;
-	zp->since = jiffies;
-	zp->owner.index = index;
-	zp->owner.tgid = task_tgid_nr(current);
+	zdref_unit_own(zp, index);
 	return zp;
 }
 
@@ -185,6 +275,39 @@ struct page *zdref_pool_take(struct zdref_dev *zd, u64 index)
 	if (zd->poison)
 		zdref_poison_handed_out(zd, zp, zdref_unit_head(zd, zp), checked);
 	return zdref_unit_head(zd, zp);
+}
+
+/**
+ * zdref_pool_take_block() - take a whole free 2 MiB block out of the pool
+ * @zd: a device with a two-level pool (zd->thp)
+ * @addr: the user address of its first page; its pages are owned for
+ *	@addr onwards, one page apart
+ *
+ * Its 512 pages count as 512 allocations: every counter of the device
+ * counts 4 KiB pages.  May sleep.
+ *
+ * Return: its first page, its count untouched, or NULL when no block of
+ * the pool is whole.
+ */
+struct page *zdref_pool_take_block(struct zdref_dev *zd, u64 addr)
+{
+	struct zdref_page *first;
+	unsigned long flags, i;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	first = list_first_entry_or_null(&zd->block_list, struct zdref_page, node);
+	if (first) {
+		list_del(&first->node);
+		zd->block_free[zdref_block_of(zd, first)] = 0;
+		zd->pages_free -= HPAGE_PMD_NR;
+		for (i = 0; i < HPAGE_PMD_NR; i++)
+			zdref_unit_own(first + i, addr + i * PAGE_SIZE);
+	}
+	spin_unlock_irqrestore(&zd->lock, flags);
+	if (!first)
+		return NULL;
+	atomic64_add(HPAGE_PMD_NR, &zd->allocs);
+	return zdref_unit_head(zd, first);
 }
 
 /**
@@ -440,6 +563,7 @@ int zdref_pool_init(struct zdref_dev *zd)
 	zd->pfn_first = PHYS_PFN(zd->res->start);
 	spin_lock_init(&zd->lock);
 	INIT_LIST_HEAD(&zd->free_list);
+	INIT_LIST_HEAD(&zd->block_list);
 	INIT_LIST_HEAD(&zd->busy_list);
 	INIT_DELAYED_WORK(&zd->busy_work, zdref_busy_scan);
 	zd->busy_delay = 1;
@@ -448,6 +572,20 @@ int zdref_pool_init(struct zdref_dev *zd)
 	zd->pages = kvcalloc(n, sizeof(*zd->pages), GFP_KERNEL);
 	if (!zd->pages)
 		return -ENOMEM;
+	/* A folio of device-private memory is a 2 MiB-aligned block of it. */
+	if (zd->thp && (!IS_ALIGNED(zd->pfn_first | n, HPAGE_PMD_NR) || zd->order)) {
+		pr_info("%pR is not whole 2 MiB blocks: type=%s in 4 KiB pages only\n",
+			zd->res, zdref_type_name(zd->type));
+		zd->thp = false;
+	}
+	if (zd->thp) {
+		zd->block_free = kvcalloc(n / HPAGE_PMD_NR, sizeof(*zd->block_free),
+					  GFP_KERNEL);
+		if (!zd->block_free) {
+			kvfree(zd->pages);
+			return -ENOMEM;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		u64 pfn = zd->pfn_first + (i << zd->order);
 		struct page *page = pfn_to_page(pfn);
@@ -465,12 +603,18 @@ int zdref_pool_init(struct zdref_dev *zd)
 		}
 		zd->pages[i].state = ZDREF_PAGE_FREE;
 		zd->pages[i].since = jiffies;
-		list_add_tail(&zd->pages[i].node, &zd->free_list);
+		if (!zd->thp)
+			list_add_tail(&zd->pages[i].node, &zd->free_list);
+		else if (i % HPAGE_PMD_NR == 0)
+			list_add_tail(&zd->pages[i].node, &zd->block_list);
 	}
+	for (i = 0; zd->thp && i < n / HPAGE_PMD_NR; i++)
+		zd->block_free[i] = HPAGE_PMD_NR;
 	zd->pages_free = zdref_pages_total(zd);
 	return 0;
 
 err:
+	kvfree(zd->block_free);
 	kvfree(zd->pages);
 	return -EINVAL;
 }
@@ -501,6 +645,7 @@ void zdref_pool_exit(struct zdref_dev *zd)
 	 */
 	if (zdref_ref_freed_silently(&zd->model))
 		zdref_synchronize_tasks();
+	kvfree(zd->block_free);
 	kvfree(zd->pages);
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_pool_exit);

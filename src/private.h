@@ -11,13 +11,18 @@
  * them, the stubs below stand in and type=private and type=coherent are
  * refused at load (zdref_private_offered(), zdref_coherent_offered()): no
  * file outside this unit reads ZDREF_HAVE_HMM_MIRROR, and no function
- * body anywhere does.
+ * body anywhere does.  2 MiB device-private folios need the probe
+ * device_private_thp as well; without it the compound flags below are 0,
+ * and every folio is a page.
  */
 #ifndef ZDREF_PRIVATE_H
 #define ZDREF_PRIVATE_H
 
 #include <linux/fs.h>
 #include <linux/hmm.h>
+#include <linux/huge_mm.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
 #include <linux/mm_types.h>
 
 #include "zdref.h"
@@ -51,6 +56,71 @@ static inline const struct file_operations *zdref_private_fops(void)
 	return &zdref_mirror_fops;
 }
 
+/*
+ * 2 MiB device-private folios, where the probe device_private_thp found
+ * them; ZDREF_DEVMEM_THP for the pagemap's ops (pagemap.c).
+ */
+#if ZDREF_HAVE_DEVICE_PRIVATE_THP
+#define ZDREF_DEVMEM_THP			1
+#define ZDREF_MIGRATE_PFN_COMPOUND		MIGRATE_PFN_COMPOUND
+#define ZDREF_MIGRATE_VMA_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
+
+static inline bool zdref_thp_offered(const struct zdref_type_info *info)
+{
+	return info->thp;
+}
+
+/*
+ * @page is to be the head of a folio of @order, whatever it was a page of
+ * before: not page_folio(@page), which for a page of a 2 MiB folio freed
+ * whole is that folio's old head (the kernel leaves a freed device
+ * folio's tail pages as they were; zone_device_page_init() makes each
+ * page its own again).
+ */
+static inline void zdref_device_folio_init(struct page *page,
+					   struct dev_pagemap *pgmap,
+					   unsigned int order)
+{
+	zone_device_folio_init((struct folio *)page, pgmap, order);
+}
+
+static inline void zdref_folio_set_pgmap(struct folio *folio,
+					 struct dev_pagemap *pgmap)
+{
+	folio->pgmap = pgmap;
+}
+
+void zdref_devmem_folio_split(struct folio *head, struct folio *tail);
+#else
+#define ZDREF_DEVMEM_THP			0
+#define ZDREF_MIGRATE_PFN_COMPOUND		0UL
+#define ZDREF_MIGRATE_VMA_SELECT_COMPOUND	0UL
+
+static inline bool zdref_thp_offered(const struct zdref_type_info *info)
+{
+	return false;
+}
+
+/* No device folio is ever larger than a page here: @order is 0. */
+static inline void zdref_device_folio_init(struct page *page,
+					   struct dev_pagemap *pgmap,
+					   unsigned int order)
+{
+	zone_device_page_init(page, pgmap, 0);
+}
+
+static inline void zdref_folio_set_pgmap(struct folio *folio,
+					 struct dev_pagemap *pgmap)
+{
+}
+#endif
+
+/* The pages a migration entry stands for: 512 for a whole THP. */
+static inline unsigned long zdref_migrate_pages(unsigned long entry)
+{
+	return entry & ZDREF_MIGRATE_PFN_COMPOUND ? HPAGE_PMD_NR : 1;
+}
+
 /* READ_UNLOCKED's fault, where the probe hmm_range_fault_unlocked found it. */
 #if ZDREF_HAVE_HMM_RANGE_FAULT_UNLOCKED
 static inline int zdref_hmm_range_fault_unlocked(struct hmm_range *range)
@@ -64,18 +134,24 @@ static inline int zdref_hmm_range_fault_unlocked(struct hmm_range *range)
 }
 #endif
 
+int zdref_devmem_init(struct zdref_dev *zd);
+void zdref_devmem_exit(struct zdref_dev *zd);
+
 /* Between devmem.c and mirror.c. */
-struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr);
+struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr,
+				unsigned int order);
 struct page *zdref_devmem_data(struct zdref_dev *zd, struct page *page);
 void zdref_devmem_moved_in(struct zdref_dev *zd, unsigned long pages);
 int zdref_devmem_to_ram(struct zdref_dev *zd, struct vm_area_struct *vma,
 			unsigned long start, unsigned long end,
 			struct page *fault_page, enum zdref_migrate_reason why,
-			unsigned long *moved);
+			u64 *flags, unsigned long *moved);
 int zdref_devmem_evict(struct zdref_dev *zd);
 void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args);
 
 #else /* !ZDREF_HAVE_HMM_MIRROR */
+
+#define ZDREF_DEVMEM_THP	0
 
 static inline bool zdref_private_offered(void)
 {
@@ -106,6 +182,20 @@ static inline const struct file_operations *zdref_private_fops(void)
 static inline vm_fault_t zdref_devmem_migrate_to_ram(struct vm_fault *vmf)
 {
 	return VM_FAULT_SIGBUS;
+}
+
+static inline bool zdref_thp_offered(const struct zdref_type_info *info)
+{
+	return false;
+}
+
+static inline int zdref_devmem_init(struct zdref_dev *zd)
+{
+	return 0;
+}
+
+static inline void zdref_devmem_exit(struct zdref_dev *zd)
+{
 }
 
 #endif /* ZDREF_HAVE_HMM_MIRROR */

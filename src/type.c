@@ -27,16 +27,22 @@ static const struct zdref_type_info zdref_types[ZDREF_TYPE_COUNT] = {
 		.huge		= true,
 	},
 	/*
-	 * Never mapped by the CPU: 2 MiB units would buy it nothing until
-	 * the mirror migrates 2 MiB folios.
+	 * Never mapped by the CPU: align=2M would buy it nothing.  Its pool
+	 * hands out 2 MiB folios for THPs that migrate whole, where the
+	 * kernel can (devmem.c).
 	 */
 	[ZDREF_TYPE_PRIVATE] = {
 		.name		= "private",
 		.memory_type	= MEMORY_DEVICE_PRIVATE,
+		.thp		= true,
 	},
 	/*
 	 * Memory the CPU addresses as its own (a CXL or coherent-link GPU's):
 	 * migrated to like device-private memory, mapped by the CPU in place.
+	 * In pages only: the kernel's migrate_vma collects a PMD-mapped
+	 * folio as one entry only with MIGRATE_VMA_SELECT_SYSTEM, which would
+	 * select system memory too, so a coherent 2 MiB folio could not be
+	 * brought back to RAM whole.
 	 */
 	[ZDREF_TYPE_COHERENT] = {
 		.name		= "coherent",

@@ -67,6 +67,8 @@ enum zdref_type {
  * @physical: its range is real memory, a SIZE@START inside a memmap=
  *	reservation; otherwise a free physical range of bare SIZE will do
  * @huge: align=2M (2 MiB folios, mapped by PMD) is offered
+ * @thp: device memory in 2 MiB folios as well as pages, a THP migrated
+ *	whole, where the kernel can (private.h: zdref_thp_offered())
  */
 struct zdref_type_info {
 	const char *name;
@@ -76,6 +78,7 @@ struct zdref_type_info {
 	bool fsdax_file;
 	bool physical;
 	bool huge;
+	bool thp;
 };
 
 const struct zdref_type_info *zdref_type_info(enum zdref_type type);
@@ -257,6 +260,11 @@ struct zdref_page_ops {
  * @migrated_to_ram: pages moved back to system RAM: by ioctl, CPU fault
  *	or eviction
  * @cpu_faults: CPU faults on device pages (migrate_to_ram callbacks)
+ * @data: device memory: for each page of the range, the page that holds
+ *	its data while it is handed out (its backing page, or itself)
+ * @thp_allocs: 2 MiB device folios handed out (their pages count in
+ *	@allocs too)
+ * @thp_splits: folios the kernel split out of 2 MiB device folios
  * @poison: the use-after-free detector of poison=1 (poison.c), or NULL
  * @poison_errors: units found written to while free (poison=1)
  * @debugfs: its directory under /sys/kernel/debug/zdref/ (debugfs.c)
@@ -281,6 +289,9 @@ struct zdref_dev {
 	struct zdref_page *pages;
 	spinlock_t lock;	/* the lists, counts, page states */
 	struct list_head free_list;
+	bool thp;
+	struct list_head block_list;
+	u16 *block_free;
 	struct list_head busy_list;
 	u64 pages_free;
 	u64 pages_busy;
@@ -296,6 +307,9 @@ struct zdref_dev {
 	atomic64_t migrated_to_dev;
 	atomic64_t migrated_to_ram;
 	atomic64_t cpu_faults;
+	struct page **data;
+	atomic64_t thp_allocs;
+	atomic64_t thp_splits;
 
 	struct zdref_poison *poison;
 	atomic64_t poison_errors;
@@ -362,6 +376,9 @@ bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
 struct page *zdref_pool_take(struct zdref_dev *zd, u64 index);
 void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp,
 		       enum zdref_freed_by by);
+struct page *zdref_pool_take_block(struct zdref_dev *zd, u64 addr);
+void zdref_pool_return_units(struct zdref_dev *zd, struct zdref_page *zp,
+			     unsigned long n, enum zdref_freed_by by);
 void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
 			 struct zdref_page *zp);
 extern const struct zdref_page_ops zdref_watched_ops;

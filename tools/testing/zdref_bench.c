@@ -24,7 +24,10 @@
  *                (MIGRATE_TO_SYS), and brought back by CPU touches
  *                (migrate_to_ram, a fault per page); beside the kernel's
  *                own page production, anonymous first-touch faults
- *   migrate_2m   n/a: zdref's device memory comes in 4 KiB pages
+ *   migrate_2m   the same for THPs, 2 MiB-aligned, a touch per 2 MiB,
+ *                beside anonymous THP faults in pages per second; whole
+ *                2 MiB device folios where the kernel migrates THPs whole
+ *                (the line after says how many were handed out)
  *
  * Each figure is the best of 3 runs.  ZDREF_NDCTL is the command line of
  * ndctl in the guest; without /dev/dax0.0 the device-dax column says n/a.
@@ -205,14 +208,16 @@ static double migrate_once(int fd, unsigned long req, char *p, size_t len,
 
 /*
  * Device-private migration, best of RUNS: @v gets to-device, to-RAM by
- * ioctl and to-RAM by CPU touch, in pages per second.
+ * ioctl and to-RAM by CPU touch, in pages per second.  @huge: of THPs,
+ * 2 MiB-aligned, a touch per 2 MiB (a device folio comes back whole);
+ * *@folios gets the 2 MiB device folios handed out (sysfs thp_allocs).
  */
-static bool migrate_rates(double v[3])
+static bool migrate_rates(double v[3], bool huge, unsigned long *folios)
 {
-	size_t len = 64UL << 20, i;
+	size_t len = 64UL << 20, i, step = huge ? HP : PG;
 	void *buf = malloc(len);
+	char *area, *p;
 	int fd, run;
-	char *p;
 
 	memset(v, 0, 3 * sizeof(*v));
 	if (zdref_loaded())
@@ -222,10 +227,12 @@ static bool migrate_rates(double v[3])
 	fd = open(ZDREF_DEV, O_RDWR);
 	if (fd < 0)
 		return false;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	area = mmap(NULL, len + HP, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
 		return false;
-	madvise(p, len, MADV_NOHUGEPAGE);
+	p = huge ? (char *)(((uintptr_t)area + HP - 1) & ~(HP - 1)) : area;
+	madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	memset(p, 1, len);
 	for (run = 0; run < RUNS; run++) {
 		double r, t;
@@ -237,15 +244,41 @@ static bool migrate_rates(double v[3])
 		if (!migrate_once(fd, ZDREF_HMM_MIGRATE_TO_DEV, p, len, buf))
 			break;
 		t = zt_now();
-		for (i = 0; i < len; i += PG)
-			p[i] = 2;	/* a write fault brings a page back too */
+		for (i = 0; i < len; i += step)
+			p[i] = 2;	/* a write fault brings a page (folio) back too */
 		r = (len / PG) / (zt_now() - t);
 		v[2] = r > v[2] ? r : v[2];
 	}
-	munmap(p, len);
+	*folios = zdref_sysfs_dev_u64(0, "thp_allocs");
+	munmap(area, len + HP);
 	close(fd);
 	free(buf);
 	return v[0] && v[1] && v[2];
+}
+
+/* The migration rows, against anonymous first-touch faults in pages/s. */
+static void migrate_rows(const char *name, bool huge)
+{
+	static const char *const dirs[] = {
+		"to_device", "to_ram_ioctl", "to_ram_touch",
+	};
+	double m[3], anon;
+	unsigned long folios;
+	int d;
+
+	anon = huge ? faults(ANON, 256UL << 20, HP) * HPG : faults(ANON, 256UL << 20, PG);
+	if (!migrate_rates(m, huge, &folios)) {
+		printf("%-12s n/a (no type=private here: see dmesg)\n", name);
+		return;
+	}
+	for (d = 0; d < 3; d++) {
+		printf("%-12s %-13s zdref %12.0f pages/s", name, dirs[d], m[d]);
+		printf("  anon faults %12.0f pages/s  zdref/anon %.2f\n",
+		       anon, m[d] / anon);
+	}
+	if (huge)
+		printf("%-12s 2 MiB device folios handed out: %lu (sysfs thp_allocs; 0: in 4 KiB pages)\n",
+		       name, folios);
 }
 
 /* "  zdref/OTHER RATIO", n/a where either figure is missing. */
@@ -332,26 +365,9 @@ int main(void)
 	v[DEVDAX] = devdax_up("2M") ? faults(DEVDAX, 512UL << 20, HP) : 0;
 	row("fault_2m", "/s", v);
 
-	/* Device-private: against anonymous first-touch faults, 4 KiB. */
-	{
-		static const char *const dirs[] = {
-			"to_device", "to_ram_ioctl", "to_ram_touch",
-		};
-		double m[3], anon = faults(ANON, 256UL << 20, PG);
-		int d;
-
-		if (!migrate_rates(m)) {
-			printf("migrate      n/a (no type=private here: see dmesg)\n");
-		} else {
-			for (d = 0; d < 3; d++) {
-				printf("migrate      %-13s zdref %12.0f pages/s",
-				       dirs[d], m[d]);
-				printf("  anon faults %12.0f /s  zdref/anon %.2f\n",
-				       anon, m[d] / anon);
-			}
-		}
-		printf("migrate_2m   n/a (zdref's device memory comes in 4 KiB pages)\n");
-	}
+	/* Device-private: 4 KiB pages, then THPs, against anonymous faults. */
+	migrate_rows("migrate", false);
+	migrate_rows("migrate_2m", true);
 	poison_rows();
 	if (zdref_loaded())
 		zdref_unload();

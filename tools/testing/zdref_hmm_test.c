@@ -9,10 +9,15 @@
  * ends with the device's pool whole again: each device page freed exactly
  * once, when its last reference dropped.
  *
+ * The thp_ cases move a 2 MiB THP to a 2 MiB device folio and follow it
+ * through what splits it or brings it back, where the kernel migrates
+ * THPs whole (sysfs thp says 1; elsewhere they skip, saying so).
+ *
  * Each case loads two devices of its type itself and unloads them.  Where
  * the kernel cannot have the type, every case of it is skipped after
  * checking the load is refused with EOPNOTSUPP and a line saying why.
  */
+#define _GNU_SOURCE
 #include <linux/io_uring.h>
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +38,10 @@
 #include "zt.h"
 #include "zdref_util.h"
 #include "../../include/uapi/zdref.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
 
 #define NPAGES		256UL	/* 1 MiB */
 #define TOTAL		(128UL << 8)	/* pages of region=128M */
@@ -698,6 +707,282 @@ static void coherent_remote_release(const void *arg)
 	zdref_check_whole_and_unload();
 }
 
+/*
+ * 2 MiB device folios.  A case starts with a THP of anonymous memory with
+ * pattern @seed, 2 MiB-aligned inside a 4 MiB mapping (*@area), made one
+ * THP by MADV_COLLAPSE, and moves it to device 0: one folio of it.
+ */
+#define PRIVATE_PMD	(ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL | ZDREF_HMM_PROT_WRITE | \
+			 ZDREF_HMM_PROT_PMD)
+#define PRIVATE_PTE	(ZDREF_HMM_PROT_DEV_PRIVATE_LOCAL | ZDREF_HMM_PROT_WRITE)
+
+/* smaps' AnonHugePages of the mapping that holds @p, in KiB. */
+static long anon_huge_kb(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long start, end;
+	char line[256];
+	int in = 0;
+	long kb = -1;
+
+	ASSERT_TRUE(f);
+	while (fgets(line, sizeof(line), f)) {
+		/* A mapping's line starts with its address, in lower-case hex. */
+		if (strchr("0123456789abcdef", line[0]) &&
+		    sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = (uintptr_t)p >= start && (uintptr_t)p < end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static int *map_thp(int seed, char **area)
+{
+	unsigned long i;
+	int *p;
+
+	*area = mmap(NULL, 2 * HP, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(*area != MAP_FAILED);
+	p = (int *)(((uintptr_t)*area + HP - 1) & ~(HP - 1));
+	ASSERT_EQ(madvise(p, HP, MADV_HUGEPAGE), 0);
+	for (i = 0; i < HP / sizeof(int); i++)
+		p[i] = seed + i;
+	ASSERT_EQ(madvise(p, HP, MADV_COLLAPSE), 0);
+	ASSERT_EQ(anon_huge_kb(p), 2048);
+	return p;
+}
+
+/* Private devices in 2 MiB folios and a THP on device 0, or a skip. */
+static int *thp_on_device(int *fd, int seed, char **area)
+{
+	int *p;
+
+	load_private();
+	if (!zdref_sysfs_dev_u64(0, "thp"))
+		SKIP("sysfs thp is 0: this kernel migrates no THP whole to device-private memory (probe device_private_thp)");
+	*fd = open(ZDREF_DEV, O_RDWR);
+	ASSERT_GE(*fd, 0);
+	p = map_thp(seed, area);
+	to_device(*fd, p, HPG, seed);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_allocs"), 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "allocs"), HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - HPG);
+	check_snapshot(*fd, p, HPG, PRIVATE_PMD);
+	return p;
+}
+
+static void thp_done(int fd, char *area)
+{
+	ASSERT_EQ(munmap(area, 2 * HP), 0);
+	close(fd);
+	zdref_check_whole_and_unload();
+}
+
+/* A THP to a device folio and back by ioctl, a THP again, never split. */
+static void thp_both_ways(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	char *area;
+	int fd, *p;
+
+	p = thp_on_device(&fd, 101, &area);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, HPG, &c), 0);
+	ASSERT_EQ_U(c.cpages, HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "frees"), HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_splits"), 0);
+	ASSERT_EQ(anon_huge_kb(p), 2048);
+	check_pattern(p, HPG, 101);
+	thp_done(fd, area);
+}
+
+/* One CPU touch of a PMD device entry brings the whole folio back, a THP. */
+static void thp_cpu_fault(const void *arg)
+{
+	char *area;
+	int fd, *p;
+
+	p = thp_on_device(&fd, 103, &area);
+	ASSERT_EQ(p[1000], 103 + 1000);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(anon_huge_kb(p), 2048);
+	check_pattern(p, HPG, 103);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 1);
+	thp_done(fd, area);
+}
+
+/*
+ * FAIL_ALLOC: the next 2 MiB allocation fails, so the kernel splits.  To
+ * the device, the THP goes in 512 device pages; back, a device folio
+ * comes in 512 system pages, split into 511 new folios besides its head.
+ */
+static void thp_fail_alloc(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	char *area;
+	int fd, *p;
+
+	p = thp_on_device(&fd, 107, &area);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_FLAGS, p, NULL, ZDREF_HMM_FLAG_FAIL_ALLOC, NULL), 0);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, HPG, &c), 0);
+	ASSERT_EQ_U(c.cpages, HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_splits"), HPG - 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "frees"), HPG);
+	ASSERT_EQ(anon_huge_kb(p), 0);
+	check_pattern(p, HPG, 107);
+
+	/* Whole again, then to the device in pages. */
+	ASSERT_EQ(madvise(p, HP, MADV_COLLAPSE), 0);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_FLAGS, p, NULL, ZDREF_HMM_FLAG_FAIL_ALLOC, NULL), 0);
+	to_device(fd, p, HPG, 107);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_allocs"), 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "allocs"), 2 * HPG);
+	check_snapshot(fd, p, HPG, PRIVATE_PTE);
+	check_pattern(p, HPG, 107);	/* a CPU fault a page */
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), HPG);
+	thp_done(fd, area);
+}
+
+/*
+ * Unmapping half of a device folio maps the rest by PTEs, and keeps the
+ * folio whole, as the kernel keeps any THP: its pages go back to the pool
+ * when the folio is split (a CPU touch of one of its PTEs splits it) or
+ * unmapped whole.
+ */
+static void thp_partial_munmap(const void *arg)
+{
+	char *area;
+	int fd, *p;
+
+	p = thp_on_device(&fd, 109, &area);
+	ASSERT_EQ(munmap((char *)p + HP / 2, HP / 2), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_splits"), 0);
+	check_snapshot(fd, p, HPG / 2, PRIVATE_PTE);
+	check_pattern(p, HPG / 2, 109);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_splits"), HPG - 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), HPG / 2);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	thp_done(fd, area);
+}
+
+/* MADV_DONTNEED of half of a device folio: the same, the half zeroed. */
+static void thp_dontneed(const void *arg)
+{
+	char *area;
+	int fd, *p;
+
+	p = thp_on_device(&fd, 113, &area);
+	ASSERT_EQ(madvise(p, HP / 2, MADV_DONTNEED), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - HPG);
+	check_snapshot(fd, (char *)p + HP / 2, HPG / 2, PRIVATE_PTE);
+	ASSERT_EQ(p[0], 0);
+	check_pattern(p + HP / 2 / sizeof(int), HPG / 2, 113 + HP / 2 / sizeof(int));
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_splits"), HPG - 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	thp_done(fd, area);
+}
+
+/*
+ * fork() with a device folio: both map it by PMD; the child's touch
+ * brings it back for both, the child's write lands in its own copy.
+ */
+static void thp_fork(const void *arg)
+{
+	int fd, *p, status;
+	char *area;
+	pid_t pid;
+
+	p = thp_on_device(&fd, 127, &area);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		check_pattern(p, HPG, 127);
+		memset(p, 0, HP);
+		_exit(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 1);
+	check_pattern(p, HPG, 127);
+	thp_done(fd, area);
+}
+
+/* mremap() of a device folio 4 KiB off 2 MiB: mapped by PTEs, then split. */
+static void thp_mremap(const void *arg)
+{
+	char *area, *to, *q;
+	int fd, *p;
+
+	p = thp_on_device(&fd, 131, &area);
+	to = mmap(NULL, 2 * HP, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(to != MAP_FAILED);
+	q = (char *)(((uintptr_t)to + HP - 1) & ~(HP - 1)) + PG;
+	ASSERT_TRUE(mremap(p, HP, HP, MREMAP_MAYMOVE | MREMAP_FIXED, q) == q);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL - HPG);
+	check_snapshot(fd, q, HPG, PRIVATE_PTE);
+	check_pattern((int *)q, HPG, 131);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_splits"), HPG - 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(munmap(to, 2 * HP), 0);
+	thp_done(fd, area);
+}
+
+/* RELEASE evicts a device folio whole, to a THP, with no CPU fault. */
+static void thp_release(const void *arg)
+{
+	char *area;
+	int fd, *p;
+
+	p = thp_on_device(&fd, 137, &area);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_RELEASE, p, NULL, 0, NULL), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "migrated_to_ram"), HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_splits"), 0);
+	ASSERT_EQ(anon_huge_kb(p), 2048);
+	check_pattern(p, HPG, 137);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "cpu_faults"), 0);
+	thp_done(fd, area);
+}
+
+/*
+ * A 2 MiB block that held a device folio, used again in 4 KiB pages:
+ * each page is a folio of its own, freed on its own (a page that still
+ * took itself for part of the old folio was never freed, found by
+ * hmm-tests' migrate then migrate_file_private).
+ */
+static void thp_block_reused(const void *arg)
+{
+	struct zdref_hmm_cmd c;
+	char *area;
+	int fd, *p, *q;
+
+	p = thp_on_device(&fd, 139, &area);
+	ASSERT_EQ(hmm_cmd(fd, ZDREF_HMM_MIGRATE_TO_SYS, p, NULL, HPG, &c), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	/* The block just freed is the first whole one to be broken. */
+	q = map_pattern(HPG, 149);
+	to_device(fd, q, HPG, 149);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "thp_allocs"), 1);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "allocs"), 2 * HPG);
+	check_snapshot(fd, q, HPG, PRIVATE_PTE);
+	ASSERT_EQ(munmap(q, HPG * PG), 0);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "frees"), 2 * HPG);
+	ASSERT_EQ(zdref_sysfs_dev_u64(0, "pages_free"), TOTAL);
+	thp_done(fd, area);
+}
+
 static const struct zt_test tests[] = {
 	ZT(migrate_both_ways, NULL),
 	ZT(cpu_fault_back, NULL),
@@ -715,6 +1000,15 @@ static const struct zt_test tests[] = {
 	ZT(coherent_fork_cow, NULL),
 	ZT(coherent_longterm_pin, NULL),
 	ZT(coherent_remote_release, NULL),
+	ZT(thp_both_ways, NULL),
+	ZT(thp_cpu_fault, NULL),
+	ZT(thp_fail_alloc, NULL),
+	ZT(thp_partial_munmap, NULL),
+	ZT(thp_dontneed, NULL),
+	ZT(thp_fork, NULL),
+	ZT(thp_mremap, NULL),
+	ZT(thp_release, NULL),
+	ZT(thp_block_reused, NULL),
 };
 
 int main(void)
