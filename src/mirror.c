@@ -207,12 +207,13 @@ void zdref_mirrors_forget(struct zdref_dev *zd, const struct migrate_vma *args)
 		mutex_lock(&m->lock);
 		for (i = 0; i < args->npages; i++) {
 			unsigned long index = (args->start >> PAGE_SHIFT) + i;
+			unsigned long n = zdref_migrate_pages(args->src[i]);
 
-			/* A THP's entry stands for its 512 pages: see below. */
+			/* A THP's entry stands for its 512 pages. */
 			if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 				continue;
 			zdref_mirror_erase(m, index << PAGE_SHIFT,
-					   (index + zdref_migrate_pages(args->src[i])) << PAGE_SHIFT);
+					   (index + n) << PAGE_SHIFT);
 		}
 		mutex_unlock(&m->lock);
 	}

@@ -277,7 +277,7 @@ static void migrate_rows(const char *name, bool huge)
 		       anon, m[d] / anon);
 	}
 	if (huge)
-		printf("%-12s 2 MiB device folios handed out: %lu (sysfs thp_allocs; 0: in 4 KiB pages)\n",
+		printf("%-12s 2 MiB device folios handed out: %lu (sysfs thp_allocs)\n",
 		       name, folios);
 }
 

@@ -764,7 +764,7 @@ static int *thp_on_device(int *fd, int seed, char **area)
 
 	load_private();
 	if (!zdref_sysfs_dev_u64(0, "thp"))
-		SKIP("sysfs thp is 0: this kernel migrates no THP whole to device-private memory (probe device_private_thp)");
+		SKIP("sysfs thp is 0: no THP migrates whole here (probe device_private_thp)");
 	*fd = open(ZDREF_DEV, O_RDWR);
 	ASSERT_GE(*fd, 0);
 	p = map_thp(seed, area);
