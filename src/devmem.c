@@ -168,7 +168,7 @@ struct page *zdref_devmem_alloc(struct zdref_dev *zd, unsigned long addr,
 	zdref_device_folio_init(page, &zd->pgmap, order);
 	/* Stored under the page lock: see eviction. */
 	for (i = 0; i < (1UL << order); i++)
-		WRITE_ONCE(zd->data[page_to_pfn(page) - zd->pfn_first + i],
+		WRITE_ONCE(*zdref_devmem_slot(zd, page + i),
 			   backing ? backing + i : page + i);
 	if (order)
 		atomic64_inc(&zd->thp_allocs);
@@ -243,14 +243,14 @@ static void zdref_devmem_free(struct zdref_dev *zd, struct page *page,
  */
 void zdref_devmem_folio_split(struct folio *head, struct folio *tail)
 {
-	struct zdref_dev *zd = zdref_pgmap_to_dev(zdref_page_pgmap(&head->page));
+	struct dev_pagemap *pgmap = zdref_page_pgmap(&head->page);
 
 	if (!tail)
 		return;
-	zdref_folio_set_pgmap(tail, zdref_page_pgmap(&head->page));
+	zdref_folio_set_pgmap(tail, pgmap);
 	tail->page.mapping = head->page.mapping;
 	__module_get(THIS_MODULE);
-	atomic64_inc(&zd->thp_splits);
+	atomic64_inc(&zdref_pgmap_to_dev(pgmap)->thp_splits);
 }
 
 /* Device pages never go busy: they return to the pool from the callback. */
@@ -355,7 +355,7 @@ static struct page *zdref_devmem_thp(struct vm_area_struct *vma,
 static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 					   struct migrate_vma *args, u64 *flags)
 {
-	unsigned long i, j, addr, missed = 0;
+	unsigned long i, j, n, addr, missed = 0;
 
 	/*
 	 * zdref's own migrations keep mirror entries (see mirror.c): every
@@ -365,15 +365,16 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 	zdref_mirrors_forget(zd, args);
 	for (i = 0; i < args->npages; i++)
 		args->dst[i] = 0;
-	for (i = 0; i < args->npages; i += zdref_migrate_pages(args->src[i])) {
+	for (i = 0; i < args->npages; i += n) {
 		unsigned long src = args->src[i];
 		struct page *spage = migrate_pfn_to_page(src);
 		struct page *dpage = NULL;
 
+		n = zdref_migrate_pages(src);
 		addr = args->start + (i << PAGE_SHIFT);
 		if (!spage || !(src & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (src & ZDREF_MIGRATE_PFN_COMPOUND)
+		if (n > 1)
 			dpage = zdref_devmem_thp(args->vma, addr, flags);
 		if (dpage) {
 			args->dst[i] = zdref_devmem_fill(zd, dpage, spage, src);
@@ -381,7 +382,7 @@ static unsigned long zdref_devmem_copy_out(struct zdref_dev *zd,
 		}
 		/* Page by page: the kernel splits a device folio for that. */
 		src &= ~ZDREF_MIGRATE_PFN_COMPOUND;
-		for (j = 0; j < zdref_migrate_pages(args->src[i]); j++) {
+		for (j = 0; j < n; j++) {
 			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma,
 					       addr + (j << PAGE_SHIFT));
 			if (!dpage) {

@@ -472,7 +472,7 @@ static int zdref_mirror_read_table(struct zdref_mirror *m,
 
 /*
  * Device memory of @order for the source entry @src at @addr, with the
- * data of its @nr pages (from @spage on; none: a hole or the zero page,
+ * data of its pages (from @spage on; none: a hole or the zero page,
  * zero-filled on the device): the destination entry, or 0 when the
  * device has none.
  */

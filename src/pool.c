@@ -145,24 +145,6 @@ static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp
 }
 
 /**
- * zdref_pool_return() - put a unit whose last reference dropped back in
- * the pool
- * @zd: the device
- * @zp: the unit, owned by nobody any more
- * @by: who saw the last reference drop
- */
-void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp,
-		       enum zdref_freed_by by)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&zd->lock, flags);
-	zdref_pool_return_locked(zd, zp, by);
-	spin_unlock_irqrestore(&zd->lock, flags);
-	wake_up_all(&zd->free_wq);
-}
-
-/**
  * zdref_pool_return_units() - put @n consecutive units whose last
  * reference dropped back in the pool, under one hold of its lock
  * @zd: the device

@@ -374,8 +374,6 @@ struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page);
 bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
 /* pool.c: for the last-drop rules (struct zdref_page_ops) */
 struct page *zdref_pool_take(struct zdref_dev *zd, u64 index);
-void zdref_pool_return(struct zdref_dev *zd, struct zdref_page *zp,
-		       enum zdref_freed_by by);
 struct page *zdref_pool_take_block(struct zdref_dev *zd, u64 addr);
 void zdref_pool_return_units(struct zdref_dev *zd, struct zdref_page *zp,
 			     unsigned long n, enum zdref_freed_by by);
