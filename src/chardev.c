@@ -244,6 +244,42 @@ static ssize_t poison_errors_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(poison_errors);
 
+/* Bytes of the pool kept zeroed ahead of the faults: 0 where none are. */
+static ssize_t zero_ahead_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct zdref_dev *zd = zdref_from_dev(dev);
+	u64 bytes;
+
+	spin_lock_irq(&zd->lock);
+	bytes = zd->zero.target << (PAGE_SHIFT + zd->order);
+	spin_unlock_irq(&zd->lock);
+	return sysfs_emit(buf, "%llu\n", bytes);
+}
+static DEVICE_ATTR_RO(zero_ahead);
+
+/* Free pages (4 KiB) zeroed and ready now. */
+static ssize_t pages_zeroed_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct zdref_dev *zd = zdref_from_dev(dev);
+	u64 pages;
+
+	spin_lock_irq(&zd->lock);
+	pages = zd->zero.clean << zd->order;
+	spin_unlock_irq(&zd->lock);
+	return sysfs_emit(buf, "%llu\n", pages);
+}
+static DEVICE_ATTR_RO(pages_zeroed);
+
+/* Units handed out that were zeroed ahead, of @allocs. */
+static ssize_t zeroed_ahead_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->zero.ahead);
+}
+static DEVICE_ATTR_RO(zeroed_ahead);
+
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_scope.attr,
@@ -268,6 +304,9 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_poison.attr,
 	&dev_attr_quarantine.attr,
 	&dev_attr_poison_errors.attr,
+	&dev_attr_zero_ahead.attr,
+	&dev_attr_pages_zeroed.attr,
+	&dev_attr_zeroed_ahead.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(zdref);

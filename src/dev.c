@@ -110,6 +110,7 @@ struct zdref_dev *zdref_dev_create(const struct zdref_params *params, int id)
 		if (ret)
 			goto err_poison;
 	}
+	zdref_zero_start(zd, params);
 	zdref_debugfs_add(zd);
 	return zd;
 
@@ -140,6 +141,7 @@ void zdref_dev_destroy(struct zdref_dev *zd)
 	zdref_space_exit(zd);
 	zdref_debugfs_remove(zd);
 	zdref_devmem_exit(zd);
+	zdref_zero_exit(zd);
 	zdref_poison_exit(zd);
 	zdref_pool_exit(zd);
 	zdref_pagemap_remove(zd);

@@ -49,6 +49,11 @@ module_param(quarantine, uint, 0444);
 MODULE_PARM_DESC(quarantine,
 		 "with poison=1: allocation units, the most recently freed, kept out of use on each poisoned device (default 0: the order of reuse alone)");
 
+static char *zero_ahead = "64M";
+module_param(zero_ahead, charp, 0444);
+MODULE_PARM_DESC(zero_ahead,
+		 "free memory each device keeps zeroed, ahead of the faults that take it (default 64M; 0: every page is zeroed in its fault); for type=fsdax and generic without poison=1; sysfs pages_zeroed, zeroed_ahead");
+
 static struct zdref_params zdref_params[ZDREF_DEVICES_MAX];
 
 /* The list parameters zdref_parse_params() splits: type, region, poison, scope. */
@@ -163,9 +168,17 @@ static int zdref_parse_params(char *copies[ZDREF_PARAM_COPIES])
 	char *poisons[ZDREF_DEVICES_MAX], *scopes[ZDREF_DEVICES_MAX];
 	int ret, nregions = 1, id;
 	bool poisoned = false;
+	u64 ahead;
+	char *end;
 
 	if (devices < 1 || devices > ZDREF_DEVICES_MAX) {
 		pr_err("devices=%u: give 1 to %d\n", devices, ZDREF_DEVICES_MAX);
+		return -EINVAL;
+	}
+	ahead = memparse(zero_ahead ?: "0", &end);
+	if (end == zero_ahead || *end) {
+		pr_err("zero_ahead=%s: give a size, such as 64M, or 0\n",
+		       zero_ahead);
 		return -EINVAL;
 	}
 	copies[0] = kstrdup(type ?: "", GFP_KERNEL);
@@ -205,6 +218,7 @@ static int zdref_parse_params(char *copies[ZDREF_PARAM_COPIES])
 			return -EINVAL;
 		}
 		p->quarantine = quarantine;
+		p->zero_ahead = ahead;
 		/* One range, given once, is no range for more than one device. */
 		if (devices > 1 && nregions == 1 &&
 		    (zdref_type_info(p->type)->physical ||

@@ -141,7 +141,7 @@ bool zdref_poison_queue_locked(struct zdref_dev *zd, struct zdref_page *zp)
 		return false;
 	list_add_tail(&zp->node, &p->pending);
 	p->npending++;
-	queue_work(system_unbound_wq, &p->work);
+	queue_work(zdref_unbound_wq, &p->work);
 	return true;
 }
 
@@ -329,7 +329,7 @@ int zdref_poison_init(struct zdref_dev *zd, const struct zdref_params *params)
 	p->npending = n;
 	zd->poison = p;
 	spin_unlock_irq(&zd->lock);
-	queue_work(system_unbound_wq, &p->work);
+	queue_work(zdref_unbound_wq, &p->work);
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_poison_init);

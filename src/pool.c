@@ -135,10 +135,12 @@ static void zdref_pool_return_locked(struct zdref_dev *zd, struct zdref_page *zp
 	zp->gen++;
 	zp->since = jiffies;
 	/* Reused last-freed first, hot in the cache; poison.c's FIFO else. */
-	if (zd->thp)
+	if (zd->thp) {
 		zdref_block_shelve_locked(zd, zp);
-	else if (!zdref_poison_queue_locked(zd, zp))
+	} else if (!zdref_poison_queue_locked(zd, zp)) {
 		list_add(&zp->node, &zd->free_list);
+		zdref_zero_kick_locked(zd);
+	}
 	zd->pages_free += zdref_unit_pages(zd);
 	atomic64_inc(&zd->frees);
 	trace_zdref_free(zd, zdref_unit_pfn(zd, zp), by, busy_ms);
@@ -187,7 +189,7 @@ static void zdref_busy_kick_locked(struct zdref_dev *zd)
 {
 	lockdep_assert_held(&zd->lock);
 	zd->busy_delay = 1;
-	mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
+	mod_delayed_work(zdref_percpu_wq, &zd->busy_work, zd->busy_delay);
 }
 
 /* A unit off its list is its owner's now: @index, as struct zdref_page says. */
@@ -199,16 +201,22 @@ static void zdref_unit_own(struct zdref_page *zp, u64 index)
 	zp->owner.tgid = task_tgid_nr(current);
 }
 
-/* The next unit to hand out, off its list; @checked: poison it held. */
+/*
+ * The next unit to hand out, off its list; @checked: poison it held;
+ * @zeroed: zeroed ahead (zero.c).
+ */
 static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index,
-						 bool *checked)
+						 bool *checked, bool *zeroed)
 {
 	struct zdref_page *zp;
 
 	lockdep_assert_held(&zd->lock);
 	*checked = false;
+	*zeroed = false;
 	if (zd->poison)
 		zp = zdref_poison_take_locked(zd, checked);
+	else if ((zp = zdref_zero_take_locked(zd)))
+		*zeroed = true;
 	else if (list_empty(&zd->free_list) && zd->thp &&
 		 !zdref_block_break_locked(zd))
 		zp = NULL;
@@ -221,7 +229,51 @@ static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index
 		zd->block_free[zdref_block_of(zd, zp)]--;
 	zd->pages_free -= zdref_unit_pages(zd);
 	zdref_unit_own(zp, index);
+	zdref_zero_kick_locked(zd);
 	return zp;
+}
+
+/*
+ * No free unit on a list: free units may be in a work's hands, being
+ * poisoned (poison.c) or zeroed (zero.c).  Wait for it, and try again.
+ */
+static struct zdref_page *zdref_pool_take_waiting(struct zdref_dev *zd,
+						  u64 index, bool *checked,
+						  bool *zeroed)
+{
+	struct zdref_page *zp;
+	unsigned long flags;
+
+	if (zd->poison)
+		zdref_poison_flush(zd);
+	else
+		flush_work(&zd->zero.work);
+	spin_lock_irqsave(&zd->lock, flags);
+	zp = zdref_pool_take_locked(zd, index, checked, zeroed);
+	spin_unlock_irqrestore(&zd->lock, flags);
+	return zp;
+}
+
+/* zdref_pool_take(), and whether the unit was zeroed ahead (zero.c). */
+static struct page *zdref_pool_take_zeroed(struct zdref_dev *zd, u64 index,
+					   bool *zeroed)
+{
+	struct zdref_page *zp;
+	unsigned long flags;
+	bool checked, wait;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	zp = zdref_pool_take_locked(zd, index, &checked, zeroed);
+	wait = !zp && (zd->poison || zd->zero.zeroing);
+	spin_unlock_irqrestore(&zd->lock, flags);
+	if (wait)
+		zp = zdref_pool_take_waiting(zd, index, &checked, zeroed);
+	if (!zp)
+		return NULL;
+	atomic64_inc(&zd->allocs);
+	if (zd->poison)
+		zdref_poison_handed_out(zd, zp, zdref_unit_head(zd, zp), checked);
+	return zdref_unit_head(zd, zp);
 }
 
 /**
@@ -237,26 +289,9 @@ static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index
  */
 struct page *zdref_pool_take(struct zdref_dev *zd, u64 index)
 {
-	struct zdref_page *zp;
-	unsigned long flags;
-	bool checked;
+	bool zeroed;
 
-	spin_lock_irqsave(&zd->lock, flags);
-	zp = zdref_pool_take_locked(zd, index, &checked);
-	spin_unlock_irqrestore(&zd->lock, flags);
-	/* poison=1: freed units may be on their way back (poison.c). */
-	if (!zp && zd->poison) {
-		zdref_poison_flush(zd);
-		spin_lock_irqsave(&zd->lock, flags);
-		zp = zdref_pool_take_locked(zd, index, &checked);
-		spin_unlock_irqrestore(&zd->lock, flags);
-	}
-	if (!zp)
-		return NULL;
-	atomic64_inc(&zd->allocs);
-	if (zd->poison)
-		zdref_poison_handed_out(zd, zp, zdref_unit_head(zd, zp), checked);
-	return zdref_unit_head(zd, zp);
+	return zdref_pool_take_zeroed(zd, index, &zeroed);
 }
 
 /**
@@ -314,18 +349,18 @@ void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
  */
 static struct page *zdref_mapped_hand_out(struct zdref_dev *zd, u64 index)
 {
-	struct page *page = zdref_pool_take(zd, index);
-	unsigned long i;
+	struct page *page;
+	bool zeroed;
 
+	page = zdref_pool_take_zeroed(zd, index, &zeroed);
 	if (!page)
 		return NULL;
 	zdref_ref_hand_out(&zd->model, page);
 	trace_zdref_hand_out(zd, page_to_pfn(page), index, page_ref_count(page));
-	for (i = 0; i < zdref_unit_pages(zd); i++) {
-		clear_highpage(page + i);
-		if (i % 64 == 63)
-			cond_resched();
-	}
+	if (zeroed)
+		atomic64_inc(&zd->zero.ahead);
+	else
+		zdref_zero_unit(zd, page);
 	return page;
 }
 
@@ -510,7 +545,7 @@ static void zdref_busy_scan(struct work_struct *work)
 		zd->busy_delay = min_t(unsigned long, zd->busy_delay * 2,
 				       ZDREF_BUSY_DELAY_MAX);
 	if (more)
-		mod_delayed_work(system_wq, &zd->busy_work, zd->busy_delay);
+		mod_delayed_work(zdref_percpu_wq, &zd->busy_work, zd->busy_delay);
 	spin_unlock_irq(&zd->lock);
 
 	if (freed)
@@ -547,6 +582,7 @@ int zdref_pool_init(struct zdref_dev *zd)
 	INIT_LIST_HEAD(&zd->free_list);
 	INIT_LIST_HEAD(&zd->block_list);
 	INIT_LIST_HEAD(&zd->busy_list);
+	zdref_zero_init(zd);
 	INIT_DELAYED_WORK(&zd->busy_work, zdref_busy_scan);
 	zd->busy_delay = 1;
 	init_waitqueue_head(&zd->free_wq);

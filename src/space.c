@@ -194,7 +194,7 @@ static void zdref_space_hold_pinned(struct zdref_dev *zd, struct zdref_space *s)
 		s->held = true;
 		__module_get(THIS_MODULE);
 		s->watch_delay = 1;
-		mod_delayed_work(system_wq, &s->watch, s->watch_delay);
+		mod_delayed_work(zdref_percpu_wq, &s->watch, s->watch_delay);
 	}
 	up_write(&s->lock);
 }
@@ -250,7 +250,7 @@ static void zdref_space_watch(struct work_struct *work)
 		if (!unmarked)
 			s->watch_delay = min_t(unsigned long, s->watch_delay * 2,
 					       ZDREF_SPACE_WATCH_MAX);
-		mod_delayed_work(system_wq, &s->watch, s->watch_delay);
+		mod_delayed_work(zdref_percpu_wq, &s->watch, s->watch_delay);
 	}
 	up_write(&s->lock);
 	/* The device's teardown waits for this work to end (zdref_space_exit()). */
@@ -267,7 +267,7 @@ static void zdref_space_watch(struct work_struct *work)
 void zdref_space_kick(struct zdref_dev *zd)
 {
 	if (READ_ONCE(zd->space.held))
-		mod_delayed_work(system_wq, &zd->space.watch, 0);
+		mod_delayed_work(zdref_percpu_wq, &zd->space.watch, 0);
 }
 
 /**

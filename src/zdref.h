@@ -127,6 +127,8 @@ struct zdref_space {
  * @quarantine: with @poison, the most recently freed units kept out of
  *	use
  * @scope: whose its pages are
+ * @zero_ahead: bytes of its free units to keep zeroed ahead of their
+ *	hand-out (zero.c)
  */
 struct zdref_params {
 	enum zdref_type type;
@@ -135,6 +137,7 @@ struct zdref_params {
 	unsigned int order;
 	bool poison;
 	unsigned int quarantine;
+	u64 zero_ahead;
 };
 
 /**
@@ -196,6 +199,27 @@ struct zdref_page {
 	bool kernel_freed;
 };
 
+/**
+ * struct zdref_zero - a device's zeroing ahead of the fault (zero.c)
+ * @target: free units to keep zeroed; 0 where each unit is zeroed at its
+ *	hand-out
+ * @clean_list: free units, zeroed since their last owner let go
+ * @clean: units on @clean_list
+ * @zeroing: free units @work is zeroing, on no list
+ * @work: zeroes units of the free list onto @clean_list, up to @target
+ * @ahead: units handed out that @work had zeroed
+ *
+ * All but @work and @ahead are under the device's lock.
+ */
+struct zdref_zero {
+	u64 target;
+	struct list_head clean_list;
+	u64 clean;
+	u64 zeroing;
+	struct work_struct work;
+	atomic64_t ahead;
+};
+
 struct zdref_dev;
 struct zdref_poison;
 struct dentry;
@@ -243,9 +267,11 @@ struct zdref_page_ops {
  *	(pfn - @pfn_first) >> @order
  * @lock: protects the lists, the counts and each page's @state
  * @free_list: pages in the pool, most recently freed first (with
- *	@poison: least recently freed first, each poisoned)
+ *	@poison: least recently freed first, each poisoned), but those
+ *	@zero holds
  * @busy_list: pages their file gave up that are still referenced
- * @pages_free: pages (4 KiB) in @free_list
+ * @pages_free: pages (4 KiB) in the pool: in @free_list, @block_list
+ *	and @zero's hands
  * @pages_busy: pages (4 KiB) in @busy_list
  * @busy_work: frees the pages of @busy_list whose last reference dropped
  * @busy_delay: jiffies until the next busy scan; doubles while a scan
@@ -265,6 +291,7 @@ struct zdref_page_ops {
  * @thp_allocs: 2 MiB device folios handed out (their pages count in
  *	@allocs too)
  * @thp_splits: folios the kernel split out of 2 MiB device folios
+ * @zero: its free units zeroed ahead of the fault (zero.c)
  * @poison: the use-after-free detector of poison=1 (poison.c), or NULL
  * @poison_errors: units found written to while free (poison=1)
  * @debugfs: its directory under /sys/kernel/debug/zdref/ (debugfs.c)
@@ -301,6 +328,7 @@ struct zdref_dev {
 	atomic64_t allocs;
 	atomic64_t frees;
 	atomic64_t bad_frees;
+	struct zdref_zero zero;
 
 	struct list_head mirrors;
 	struct mutex mirrors_lock;	/* @mirrors */
@@ -381,6 +409,14 @@ void zdref_pool_bad_free(struct zdref_dev *zd, struct page *page,
 			 struct zdref_page *zp);
 extern const struct zdref_page_ops zdref_watched_ops;
 extern const struct zdref_page_ops zdref_reset_ops;
+
+/* zero.c: zeroing ahead of the fault */
+void zdref_zero_init(struct zdref_dev *zd);
+void zdref_zero_start(struct zdref_dev *zd, const struct zdref_params *params);
+void zdref_zero_exit(struct zdref_dev *zd);
+struct zdref_page *zdref_zero_take_locked(struct zdref_dev *zd);
+void zdref_zero_kick_locked(struct zdref_dev *zd);
+void zdref_zero_unit(struct zdref_dev *zd, struct page *head);
 
 /* poison.c: poison=1 */
 

@@ -177,6 +177,18 @@ static inline void zdref_synchronize_tasks(void)
 #define ZDREF_IMPORT_NS_KUNIT	MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")
 #endif
 
+/*
+ * The system workqueues by their new names, where the kernel has them: it
+ * warns of work queued on the old ones from 7.2 on.
+ */
+#if ZDREF_HAVE_SYSTEM_DFL_WQ
+#define zdref_unbound_wq	system_dfl_wq
+#define zdref_percpu_wq		system_percpu_wq
+#else
+#define zdref_unbound_wq	system_unbound_wq
+#define zdref_percpu_wq		system_wq
+#endif
+
 /* kzalloc_obj(): typed allocation; zdref always passes the gfp flags. */
 #if !ZDREF_HAVE_KZALLOC_OBJ
 #define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)

@@ -617,6 +617,13 @@ static const struct bad_param bad_params[] = {
 		.log = "scope= gives more than 1 entries for devices=1",
 	},
 	{
+		.name = "bad_zero_ahead",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax zero_ahead=lots",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "zero_ahead=lots: give a size, such as 64M, or 0",
+	},
+	{
 		.name = "bad_fsdax_without_start",
 		.fmt = "region=%1$llu type=fsdax",
 		.adjust = KEEP,

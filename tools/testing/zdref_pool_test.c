@@ -1310,6 +1310,131 @@ static void huge_longterm_pin_io_uring(const void *type)
 	baseline(1);
 }
 
+/* The zero_ahead= tests' pool: each of them writes all of it a few times. */
+#define ZERO_POOL_SIZE	(32ULL << 20)
+
+/*
+ * Zeroing ahead (zero_ahead=): a load (again) of ZERO_POOL_SIZE with @extra, the
+ * whole pool written to and given back, so that every free page holds a
+ * last owner's data; then wait, up to 20 s, until the device has zeroed
+ * @want pages ahead (ZERO_ALL: the whole pool).
+ */
+#define ZERO_ALL	UINT64_MAX
+static void load_dirty(const char *extra, uint64_t want)
+{
+	int fd, i;
+	char *p;
+
+	total = zdref_load_variant(variant, zdref_reserved_range().size > ZERO_POOL_SIZE ?
+				   ZERO_POOL_SIZE : 0, extra);
+	fd = zdref_open_dev();
+	p = zdref_map(fd, total * PG, MAP_SHARED, 0);
+	memset(p, 0x5a, total * PG);
+	ASSERT_EQ(munmap(p, total * PG), 0);
+	close(fd);
+	if (want == ZERO_ALL)
+		want = total;
+	for (i = 0; i < 4000 && zdref_sysfs_u64("pages_zeroed") < want; i++)
+		usleep(5000);
+	ASSERT_EQ(zdref_sysfs_u64("pages_zeroed"), want);
+}
+
+/* @npages pages at @p read as zeroes, every byte of them. */
+static void check_zeroed(const char *p, uint64_t npages)
+{
+	static const char zero[PG];
+	uint64_t i;
+
+	for (i = 0; i < npages; i++)
+		ASSERT_EQ(memcmp(p + i * PG, zero, PG), 0);
+}
+
+/*
+ * zero_ahead=8M: the device keeps 8 MiB of its free pages zeroed, not
+ * more; faults take those first, and each page handed out reads as
+ * zeroes whether it was zeroed ahead or in its fault.
+ */
+static void zero_ahead_bounded(const void *type)
+{
+	const uint64_t ahead = (8 << 20) / PG, unit = zdref_sysfs_u64("align") / PG;
+	uint64_t allocs, zeroed;
+	int fd;
+	char *p;
+
+	load_dirty("zero_ahead=8M", ahead);
+	ASSERT_EQ(zdref_sysfs_u64("zero_ahead"), 8 << 20);
+	allocs = zdref_sysfs_u64("allocs");
+	zeroed = zdref_sysfs_u64("zeroed_ahead");
+	fd = zdref_open_dev();
+	p = zdref_map(fd, total * PG, MAP_SHARED, 0);
+	/* The first 8 MiB were all zeroed ahead: the work only adds to them. */
+	check_zeroed(p, ahead);
+	ASSERT_EQ(zdref_sysfs_u64("zeroed_ahead"), zeroed + ahead / unit);
+	/* The rest as the work and the faults get to them, all of it. */
+	check_zeroed(p + ahead * PG, total - ahead);
+	ASSERT_EQ(zdref_sysfs_u64("pages_free"), 0);
+	ASSERT_EQ(zdref_sysfs_u64("pages_zeroed"), 0);
+	ASSERT_LE(zdref_sysfs_u64("zeroed_ahead"), zeroed + total / unit);
+	ASSERT_EQ(munmap(p, total * PG), 0);
+	close(fd);
+	baseline(allocs + total / unit);
+}
+
+/*
+ * zero_ahead= larger than the pool: all of it, zeroed while faults take
+ * pages as fast as they can, none lost in the work's hands on the way;
+ * zero_ahead=0, and poison=1 (whose free pages hold poison): every page
+ * zeroed in its fault.
+ */
+static void zero_ahead_whole_and_none(const void *type)
+{
+	const uint64_t unit = zdref_sysfs_u64("align") / PG;
+	uint64_t allocs;
+	int fd, round;
+	char *p;
+
+	load_dirty("zero_ahead=1T", ZERO_ALL);
+	ASSERT_EQ(zdref_sysfs_u64("zero_ahead"), total * PG);
+	for (round = 0; round < 2; round++) {
+		allocs = zdref_sysfs_u64("allocs");
+		fd = zdref_open_dev();
+		p = zdref_map(fd, total * PG, MAP_SHARED, 0);
+		check_zeroed(p, total);
+		memset(p, 0x5a, total * PG);
+		ASSERT_EQ(zdref_sysfs_u64("allocs"), allocs + total / unit);
+		ASSERT_EQ(munmap(p, total * PG), 0);
+		close(fd);
+		/* round 1: straight after the close, mostly taken from the work */
+	}
+	baseline(allocs + total / unit);
+
+	load_dirty("zero_ahead=0", 0);
+	ASSERT_EQ(zdref_sysfs_u64("zero_ahead"), 0);
+	allocs = zdref_sysfs_u64("allocs");
+	fd = zdref_open_dev();
+	p = zdref_map(fd, total * PG, MAP_SHARED, 0);
+	check_zeroed(p, total);
+	ASSERT_EQ(zdref_sysfs_u64("zeroed_ahead"), 0);
+	ASSERT_EQ(zdref_sysfs_u64("pages_zeroed"), 0);
+	ASSERT_EQ(munmap(p, total * PG), 0);
+	close(fd);
+	baseline(allocs + total / unit);
+
+	load_dirty("zero_ahead=1T poison=1", 0);
+	ASSERT_EQ(zdref_sysfs_u64("zero_ahead"), 0);
+	ASSERT_EQ(zdref_unload(), 0);
+}
+
+static void huge_zero_ahead_bounded(const void *type)
+{
+	zero_ahead_bounded(type);
+}
+
+static void huge_zero_ahead_whole_and_none(const void *type)
+{
+	zero_ahead_whole_and_none(type);
+}
+
 /* The types the CPU maps, each with both units: the fixture's variants. */
 static const struct zt_variant variants[] = {
 	{ "fsdax", "4K", "fsdax" },
@@ -1333,6 +1458,8 @@ static const struct zt_test tests[] = {
 	C(pfn_needs_cap_sys_admin), C(mmap_past_device),
 	C(release_keeps_private_copies), C(o_direct_brd),
 	C(map_private_cow), C(longterm_pin_io_uring),
+	C(zero_ahead_bounded), C(zero_ahead_whole_and_none),
+	H(huge_zero_ahead_bounded), H(huge_zero_ahead_whole_and_none),
 	H(huge_one_unit), H(huge_gib_2m_and_exhaustion), H(huge_fork),
 	H(huge_madv_dontneed), H(huge_split_between_units),
 	H(huge_mmap_rules), H(huge_mremap), H(huge_mremap_unaligned),
