@@ -49,10 +49,10 @@ module_param(quarantine, uint, 0444);
 MODULE_PARM_DESC(quarantine,
 		 "with poison=1: allocation units, the most recently freed, kept out of use on each poisoned device (default 0: the order of reuse alone)");
 
-static char *zero_ahead = "64M";
+static char *zero_ahead = "32M";
 module_param(zero_ahead, charp, 0444);
 MODULE_PARM_DESC(zero_ahead,
-		 "free memory each device keeps zeroed, ahead of the faults that take it (default 64M; 0: every page is zeroed in its fault); for type=fsdax and generic without poison=1; sysfs pages_zeroed, zeroed_ahead");
+		 "free memory each device keeps zeroed, ahead of the faults that take it (default 32M; 0: every page is zeroed in its fault); for type=fsdax and generic without poison=1; sysfs pages_zeroed, zeroed_ahead");
 
 static struct zdref_params zdref_params[ZDREF_DEVICES_MAX];
 

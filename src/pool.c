@@ -213,15 +213,17 @@ static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index
 	lockdep_assert_held(&zd->lock);
 	*checked = false;
 	*zeroed = false;
-	if (zd->poison)
+	if (zd->poison) {
 		zp = zdref_poison_take_locked(zd, checked);
-	else if ((zp = zdref_zero_take_locked(zd)))
-		*zeroed = true;
-	else if (list_empty(&zd->free_list) && zd->thp &&
-		 !zdref_block_break_locked(zd))
-		zp = NULL;
-	else
-		zp = list_first_entry_or_null(&zd->free_list, struct zdref_page, node);
+	} else {
+		zp = zdref_zero_take_locked(zd);
+		*zeroed = zp;
+		if (!zp && list_empty(&zd->free_list) && zd->thp)
+			zdref_block_break_locked(zd);
+		if (!zp)
+			zp = list_first_entry_or_null(&zd->free_list,
+						      struct zdref_page, node);
+	}
 	if (!zp)
 		return NULL;
 	list_del(&zp->node);
@@ -365,23 +367,17 @@ static struct page *zdref_mapped_hand_out(struct zdref_dev *zd, u64 index)
 }
 
 /* Watched: zdref's put sees the last drop, or the busy scan does later. */
-static void zdref_watched_put(struct zdref_dev *zd, struct page *page,
-			      struct zdref_page *zp)
+static bool zdref_watched_put_locked(struct zdref_dev *zd, struct page *page,
+				     struct zdref_page *zp)
 {
-	unsigned long flags;
-	bool freed = false;
-
-	spin_lock_irqsave(&zd->lock, flags);
+	lockdep_assert_held(&zd->lock);
 	if (zdref_ref_put_watched(&zd->model, page)) {
 		zdref_pool_return_locked(zd, zp, ZDREF_FREED_BY_PUT);
-		freed = true;
-	} else {
-		zdref_page_busy_locked(zd, zp, page_ref_count(page));
-		zdref_busy_kick_locked(zd);
+		return true;
 	}
-	spin_unlock_irqrestore(&zd->lock, flags);
-	if (freed)
-		wake_up_all(&zd->free_wq);
+	zdref_page_busy_locked(zd, zp, page_ref_count(page));
+	zdref_busy_kick_locked(zd);
+	return false;
 }
 
 /* Watched: the kernel never calls back. */
@@ -399,7 +395,7 @@ static bool zdref_watched_idle(struct zdref_dev *zd, struct zdref_page *zp)
 /* The pool's side of ZDREF_DROP_WATCHED. */
 const struct zdref_page_ops zdref_watched_ops = {
 	.hand_out	= zdref_mapped_hand_out,
-	.put		= zdref_watched_put,
+	.put_locked	= zdref_watched_put_locked,
 	.freed		= zdref_watched_freed,
 	.idle		= zdref_watched_idle,
 };
@@ -468,6 +464,42 @@ struct page *zdref_page_alloc(struct zdref_dev *zd, u64 index)
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_alloc);
 
 /**
+ * zdref_pages_put() - drop a file's reference on each of @n units
+ * @zd: the device
+ * @pages: head pages handed out by zdref_page_alloc()
+ * @n: how many; a few tens, since the pool's lock may be held for all
+ *
+ * As zdref_page_put() on each, but where the last-drop rule needs only
+ * the pool's lock (@put_locked: zdref's put sees the last drop), all @n
+ * are put under one hold of it, with one wake-up: a file's close puts
+ * every unit it has.
+ */
+void zdref_pages_put(struct zdref_dev *zd, struct page **pages, unsigned int n)
+{
+	unsigned long flags;
+	bool freed = false;
+	unsigned int i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n; i++)
+		trace_zdref_file_release(zd, page_to_pfn(pages[i]),
+					 page_ref_count(pages[i]));
+	if (!zd->ops->put_locked) {
+		for (i = 0; i < n; i++)
+			zd->ops->put(zd, pages[i], zdref_unit_of(zd, pages[i]));
+		return;
+	}
+	spin_lock_irqsave(&zd->lock, flags);
+	for (i = 0; i < n; i++)
+		freed |= zd->ops->put_locked(zd, pages[i],
+					     zdref_unit_of(zd, pages[i]));
+	spin_unlock_irqrestore(&zd->lock, flags);
+	if (freed)
+		wake_up_all(&zd->free_wq);
+}
+
+/**
  * zdref_page_put() - drop a file's reference on its unit
  * @zd: the device
  * @page: a head page handed out by zdref_page_alloc()
@@ -477,8 +509,7 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_page_alloc);
  */
 void zdref_page_put(struct zdref_dev *zd, struct page *page)
 {
-	trace_zdref_file_release(zd, page_to_pfn(page), page_ref_count(page));
-	zd->ops->put(zd, page, zdref_unit_of(zd, page));
+	zdref_pages_put(zd, &page, 1);
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_page_put);
 

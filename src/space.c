@@ -155,16 +155,26 @@ struct zdref_space *zdref_space_open(struct zdref_dev *zd,
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_space_open);
 
-/* Drop a space's reference on every unit it has. */
+/* Units a close puts under one hold of the pool's lock. */
+#define ZDREF_PUT_BATCH	64
+
+/* Drop a space's reference on every unit it has, a batch at a time. */
 static void zdref_space_empty(struct zdref_dev *zd, struct zdref_space *s)
 {
+	struct page *batch[ZDREF_PUT_BATCH];
 	unsigned long index;
 	struct page *page;
+	unsigned int n = 0;
 
 	xa_for_each(&s->pages, index, page) {
-		zdref_page_put(zd, page);
+		batch[n++] = page;
+		if (n < ZDREF_PUT_BATCH)
+			continue;
+		zdref_pages_put(zd, batch, n);
+		n = 0;
 		cond_resched();
 	}
+	zdref_pages_put(zd, batch, n);
 	xa_destroy(&s->pages);
 }
 

@@ -230,6 +230,10 @@ struct dentry;
  *	zdref_page's @owner) and give it one reference, its file's, its
  *	contents zeroed; NULL when the pool is empty
  * @put: drop the file's reference on @page, the head of unit @zp
+ * @put_locked: the same, under the pool's lock, where that is all the
+ *	rule needs: true if the unit went back to the pool; NULL where
+ *	@put takes other locks or calls into the kernel (the rule then has
+ *	@put only)
  * @freed: the pagemap's free callback for @page, the head of unit @zp
  * @idle: the busy scan's test: has the last reference to busy unit @zp
  *	dropped?  NULL where units never go busy
@@ -240,6 +244,8 @@ struct dentry;
 struct zdref_page_ops {
 	struct page *(*hand_out)(struct zdref_dev *zd, u64 index);
 	void (*put)(struct zdref_dev *zd, struct page *page, struct zdref_page *zp);
+	bool (*put_locked)(struct zdref_dev *zd, struct page *page,
+			   struct zdref_page *zp);
 	void (*freed)(struct zdref_dev *zd, struct page *page, struct zdref_page *zp);
 	bool (*idle)(struct zdref_dev *zd, struct zdref_page *zp);
 };
@@ -397,6 +403,7 @@ int zdref_pool_init(struct zdref_dev *zd);
 void zdref_pool_exit(struct zdref_dev *zd);
 struct page *zdref_page_alloc(struct zdref_dev *zd, u64 index);
 void zdref_page_put(struct zdref_dev *zd, struct page *page);
+void zdref_pages_put(struct zdref_dev *zd, struct page **pages, unsigned int n);
 void zdref_pgmap_free(struct dev_pagemap *pgmap, struct page *page);
 struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page);
 bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);

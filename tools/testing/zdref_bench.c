@@ -15,6 +15,10 @@
  *   teardown     milliseconds to munmap and close 512 MiB of touched
  *                4 KiB pages (for zdref, that frees them all; device-dax
  *                keeps a little of its 1 GiB for metadata)
+ *   zero_4k,     zdref's faults with zeroing ahead off, as loaded by
+ *   zero_2m      default, and ready (the whole pool zeroed before the
+ *                run); 4 KiB faults outrunning the zeroing work; the
+ *                guest's memset() bandwidth and the work's (zero_rows())
  *
  * and, on kernels with device-private memory (type=private), migration:
  *
@@ -113,6 +117,29 @@ static void unmap_kind(char *p, size_t len, int fd)
 		close(fd);
 }
 
+/*
+ * Before each run of faults(): wait until zdref has zeroed all it keeps
+ * zeroed ahead (sysfs zero_ahead, up to its free pages), as a device left
+ * alone for a moment has; 0 for the run to start at once.
+ */
+static bool settle;
+
+/* Seconds until zdref's free pages zeroed ahead reach their bound, or -1. */
+static double zdref_settle(void)
+{
+	uint64_t want = zdref_sysfs_u64("zero_ahead") / PG;
+	double t = zt_now();
+
+	if (want > zdref_sysfs_u64("pages_free"))
+		want = zdref_sysfs_u64("pages_free");
+	while (zdref_sysfs_u64("pages_zeroed") < want) {
+		if (zt_now() - t > 60)
+			return -1;
+		usleep(1000);
+	}
+	return zt_now() - t;
+}
+
 /* Faults per second touching @len in steps of @step; 0 if unavailable. */
 static double faults(enum kind k, size_t len, size_t step)
 {
@@ -122,6 +149,8 @@ static double faults(enum kind k, size_t len, size_t step)
 	char *p;
 
 	for (i = 0; i < RUNS; i++) {
+		if (k == ZDREF && settle && zdref_settle() < 0)
+			return 0;
 		p = map_kind(k, len, &fd, step == HP);
 		if (!p)
 			return 0;
@@ -306,6 +335,114 @@ static void row(const char *name, const char *unit, double v[NKINDS])
 	printf("\n");
 }
 
+/* Bytes per second of memset() over @len of anonymous memory, touched. */
+static double memset_rate(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	double best = 0, t;
+	int i;
+
+	if (p == MAP_FAILED)
+		return 0;
+	for (i = 0; i < RUNS; i++) {
+		t = zt_now();
+		memset(p, i, len);
+		t = zt_now() - t;
+		if (len / t > best)
+			best = len / t;
+	}
+	munmap(p, len);
+	return best;
+}
+
+/*
+ * Faults outrunning the zeroing work: zdref as loaded by default, its
+ * whole range written and freed, then faulted again at once.
+ */
+static void sustained_row(double devdax_4k)
+{
+	size_t whole = zdref_reserved_range().size, off;
+	uint64_t ahead;
+	double t, v;
+	char *p;
+	int fd;
+
+	if (!zdref_up("4K"))
+		return;
+	p = map_kind(ZDREF, whole, &fd, false);
+	if (!p)
+		return;
+	memset(p, 1, whole);
+	unmap_kind(p, whole, fd);
+	p = map_kind(ZDREF, whole, &fd, false);
+	if (!p)
+		return;
+	ahead = zdref_sysfs_u64("zeroed_ahead");
+	t = zt_now();
+	for (off = 0; off < whole; off += PG)
+		p[off] = 1;
+	t = zt_now() - t;
+	ahead = zdref_sysfs_u64("zeroed_ahead") - ahead;
+	unmap_kind(p, whole, fd);
+	v = whole / PG / t;
+	printf("zero_4k      %-9s zdref %12.0f /s  devdax %12.0f /s  zdref/devdax %.2f",
+	       "sustained", v, devdax_4k, devdax_4k ? v / devdax_4k : 0);
+	printf("  (%llu of %zu pages zeroed ahead)\n", (unsigned long long)ahead,
+	       whole / PG);
+}
+
+/*
+ * Zeroing ahead (zero_ahead=), 4 KiB and 2 MiB faults of zdref:
+ *   inline     zero_ahead=0: each page zeroed in its fault, as before;
+ *   default    zero_ahead= as loaded by default (32M), the run started at once;
+ *   ready      zero_ahead=1G, the run started once the work has zeroed
+ *              the pool (what a device left alone for a moment has);
+ *   sustained  default, over the whole 1 GiB pool straight after it was
+ *              all written and freed: faults outrunning the work.
+ * Beside memset() of anonymous memory, the guest's bandwidth for zeroing,
+ * and the work's own rate: from load to 1 GiB zeroed.
+ */
+static void zero_rows(double devdax_4k, double devdax_2m)
+{
+	static const char *const modes[] = { "inline", "default", "ready" };
+	static const char *const extra[] = {
+		"zero_ahead=0", "", "zero_ahead=1G",
+	};
+	size_t whole = zdref_reserved_range().size;
+	double v, t;
+	int m;
+
+	printf("zero         memset %12.0f MB/s (anonymous memory, the guest's bandwidth)\n",
+	       memset_rate(256UL << 20) / 1e6);
+	for (m = 0; m < 3; m++) {
+		if (!zdref_up_with("4K", extra[m]))
+			return;
+		settle = m == 2;
+		v = faults(ZDREF, 256UL << 20, PG);
+		printf("zero_4k      %-9s zdref %12.0f /s  devdax %12.0f /s  zdref/devdax %.2f\n",
+		       modes[m], v, devdax_4k, devdax_4k ? v / devdax_4k : 0);
+		if (!zdref_up_with("2M", extra[m]))
+			continue;
+		v = faults(ZDREF, 512UL << 20, HP);
+		printf("zero_2m      %-9s zdref %12.0f /s  devdax %12.0f /s  zdref/devdax %.2f\n",
+		       modes[m], v, devdax_2m, devdax_2m ? v / devdax_2m : 0);
+	}
+	settle = false;
+
+	/* The work's rate: a fresh load of 1 GiB, all of it to be zeroed. */
+	if (!zdref_up_with("4K", "zero_ahead=1G"))
+		return;
+	t = zdref_settle();
+	if (t > 0) {
+		printf("zero         work   %12.0f MB/s (zero_ahead=1G: %zu MiB zeroed",
+		       whole / t / 1e6, whole >> 20);
+		printf(" in %.2f s after the load)\n", t);
+	}
+
+	sustained_row(devdax_4k);
+}
+
 /*
  * poison=1 beside plain zdref: each freed page filled by a work item,
  * each page handed out again checked before it is zeroed.
@@ -337,7 +474,7 @@ static void poison_rows(void)
 
 int main(void)
 {
-	double v[NKINDS];
+	double v[NKINDS], devdax_4k;
 	int k;
 
 	printf("# zdref_bench: best of %d; rates per second, teardown in ms\n", RUNS);
@@ -351,6 +488,7 @@ int main(void)
 	for (k = 0; k < NKINDS; k++)
 		v[k] = k == DEVDAX && !v[DEVDAX] ? 0 : faults(k, 256UL << 20, PG);
 	row("fault_4k", "/s", v);
+	devdax_4k = v[DEVDAX];
 	for (k = 0; k < NKINDS; k++)
 		v[k] = k == DEVDAX && access("/dev/dax0.0", F_OK) ? 0 : roundtrip(k);
 	row("roundtrip", "/s", v);
@@ -364,6 +502,7 @@ int main(void)
 	v[ANON] = faults(ANON, 512UL << 20, HP);
 	v[DEVDAX] = devdax_up("2M") ? faults(DEVDAX, 512UL << 20, HP) : 0;
 	row("fault_2m", "/s", v);
+	zero_rows(devdax_4k, v[DEVDAX]);
 
 	/* Device-private: 4 KiB pages, then THPs, against anonymous faults. */
 	migrate_rows("migrate", false);
