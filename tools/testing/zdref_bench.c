@@ -6,6 +6,9 @@
  * memmap=SIZE!START pmem range), printed side by side with their ratios:
  *
  *   fault_4k     first-touch faults per second, 4 KiB pages
+ *   fault_4k_x2  the same, two processes at once, each its own 128 MiB
+ *                (under TCG, whose one host thread runs every vCPU, this
+ *                measures contention on one CPU's time, not scaling)
  *   fault_2m     first-touch faults per second, 2 MiB pages (zdref
  *                align=2M, anonymous THP, device-dax align=2M)
  *   roundtrip    allocate + free per second of one 4 KiB page: zdref
@@ -44,9 +47,25 @@
 #include "../../include/uapi/zdref.h"
 
 #define RUNS	3
+/* Processes of the parallel row, one per vCPU of scripts/vm's guest. */
+#define PARALLEL	2
+#define PARALLEL_S	"2"
 
 enum kind { ZDREF, ANON, DEVDAX, NKINDS };
 static const char *const kind_names[] = { "zdref", "anon", "devdax" };
+
+/*
+ * One figure for make bench's CSV, on a line of its own that scripts/bench
+ * takes out of the output: what, its unit, zdref's value, what it is set
+ * against and that one's value, and the ratio of the two (0 where either
+ * is missing; for a time, "ms", lower is better).
+ */
+static void record(const char *figure, const char *unit, double zdref,
+		   const char *against, double value)
+{
+	printf("@csv %s,%s,%.0f,%s,%.0f,%.3f\n", figure, unit, zdref, against,
+	       value, zdref && value ? zdref / value : 0);
+}
 
 /* zdref over the whole range, fsdax, with @align and @extra parameters. */
 static bool zdref_up_with(const char *align, const char *extra)
@@ -161,6 +180,50 @@ static double faults(enum kind k, size_t len, size_t step)
 		unmap_kind(p, len, fd);
 		if (len / step / t > best)
 			best = len / step / t;
+	}
+	return best;
+}
+
+/* Touch @each bytes from @first of a fresh mapping of @len: one process's share. */
+static bool touch_share(enum kind k, size_t len, size_t first, size_t each)
+{
+	size_t off;
+	int fd;
+	char *p = map_kind(k, len, &fd, false);
+
+	if (!p)
+		return false;
+	for (off = first; off < first + each; off += PG)
+		p[off] = 1;
+	return true;
+}
+
+/*
+ * 4 KiB faults per second of @nproc processes at once, each touching its
+ * own @len / @nproc (its own open file of zdref, its own offsets of
+ * device-dax); 0 if unavailable.  The time runs from the first fork to
+ * the last exit.
+ */
+static double parallel_faults(enum kind k, size_t len, int nproc)
+{
+	size_t each = len / nproc;
+	double best = 0, t;
+	int i, run, status;
+	bool ok;
+
+	for (run = 0; run < RUNS; run++) {
+		t = zt_now();
+		for (i = 0; i < nproc; i++)
+			if (!fork())
+				_exit(!touch_share(k, len, i * each, each));
+		for (ok = true, i = 0; i < nproc; i++)
+			ok &= wait(&status) > 0 && WIFEXITED(status) &&
+			      !WEXITSTATUS(status);
+		t = zt_now() - t;
+		if (!ok)
+			return 0;
+		if (len / PG / t > best)
+			best = len / PG / t;
 	}
 	return best;
 }
@@ -293,6 +356,7 @@ static void migrate_rows(const char *name, bool huge)
 	};
 	double m[3], anon;
 	unsigned long folios;
+	char figure[64];
 	int d;
 
 	anon = huge ? faults(ANON, 256UL << 20, HP) * HPG : faults(ANON, 256UL << 20, PG);
@@ -304,6 +368,8 @@ static void migrate_rows(const char *name, bool huge)
 		printf("%-12s %-13s zdref %12.0f pages/s", name, dirs[d], m[d]);
 		printf("  anon faults %12.0f pages/s  zdref/anon %.2f\n",
 		       anon, m[d] / anon);
+		snprintf(figure, sizeof(figure), "%s_%s", name, dirs[d]);
+		record(figure, "pages/s", m[d], "anon", anon);
 	}
 	if (huge)
 		printf("%-12s 2 MiB device folios handed out: %lu (sysfs thp_allocs)\n",
@@ -333,6 +399,8 @@ static void row(const char *name, const char *unit, double v[NKINDS])
 	ratio(v, ANON);
 	ratio(v, DEVDAX);
 	printf("\n");
+	record(name, unit, v[ZDREF], "anon", v[ANON]);
+	record(name, unit, v[ZDREF], "devdax", v[DEVDAX]);
 }
 
 /* Bytes per second of memset() over @len of anonymous memory, touched. */
@@ -354,6 +422,17 @@ static double memset_rate(size_t len)
 	}
 	munmap(p, len);
 	return best;
+}
+
+/* A row of zero_rows(): zdref's faults beside device-dax's. */
+static void zero_row(const char *name, const char *mode, double v, double devdax)
+{
+	char figure[64];
+
+	printf("%-12s %-9s zdref %12.0f /s  devdax %12.0f /s  zdref/devdax %.2f\n",
+	       name, mode, v, devdax, devdax ? v / devdax : 0);
+	snprintf(figure, sizeof(figure), "%s_%s", name, mode);
+	record(figure, "/s", v, "devdax", devdax);
 }
 
 /*
@@ -386,10 +465,9 @@ static void sustained_row(double devdax_4k)
 	ahead = zdref_sysfs_u64("zeroed_ahead") - ahead;
 	unmap_kind(p, whole, fd);
 	v = whole / PG / t;
-	printf("zero_4k      %-9s zdref %12.0f /s  devdax %12.0f /s  zdref/devdax %.2f",
-	       "sustained", v, devdax_4k, devdax_4k ? v / devdax_4k : 0);
-	printf("  (%llu of %zu pages zeroed ahead)\n", (unsigned long long)ahead,
-	       whole / PG);
+	zero_row("zero_4k", "sustained", v, devdax_4k);
+	printf("zero_4k      sustained: %llu of %zu pages were zeroed ahead\n",
+	       (unsigned long long)ahead, whole / PG);
 }
 
 /*
@@ -410,23 +488,21 @@ static void zero_rows(double devdax_4k, double devdax_2m)
 		"zero_ahead=0", "", "zero_ahead=1G",
 	};
 	size_t whole = zdref_reserved_range().size;
-	double v, t;
+	double t;
 	int m;
 
+	double memset_mbs = memset_rate(256UL << 20) / 1e6;
+
 	printf("zero         memset %12.0f MB/s (anonymous memory, the guest's bandwidth)\n",
-	       memset_rate(256UL << 20) / 1e6);
+	       memset_mbs);
 	for (m = 0; m < 3; m++) {
 		if (!zdref_up_with("4K", extra[m]))
 			return;
 		settle = m == 2;
-		v = faults(ZDREF, 256UL << 20, PG);
-		printf("zero_4k      %-9s zdref %12.0f /s  devdax %12.0f /s  zdref/devdax %.2f\n",
-		       modes[m], v, devdax_4k, devdax_4k ? v / devdax_4k : 0);
+		zero_row("zero_4k", modes[m], faults(ZDREF, 256UL << 20, PG), devdax_4k);
 		if (!zdref_up_with("2M", extra[m]))
 			continue;
-		v = faults(ZDREF, 512UL << 20, HP);
-		printf("zero_2m      %-9s zdref %12.0f /s  devdax %12.0f /s  zdref/devdax %.2f\n",
-		       modes[m], v, devdax_2m, devdax_2m ? v / devdax_2m : 0);
+		zero_row("zero_2m", modes[m], faults(ZDREF, 512UL << 20, HP), devdax_2m);
 	}
 	settle = false;
 
@@ -438,6 +514,7 @@ static void zero_rows(double devdax_4k, double devdax_2m)
 		printf("zero         work   %12.0f MB/s (zero_ahead=1G: %zu MiB zeroed",
 		       whole / t / 1e6, whole >> 20);
 		printf(" in %.2f s after the load)\n", t);
+		record("zero_work", "MB/s", whole / t / 1e6, "memset", memset_mbs);
 	}
 
 	sustained_row(devdax_4k);
@@ -451,6 +528,7 @@ static void poison_rows(void)
 {
 	double plain[2], poisoned[2];
 	const char *const names[2] = { "fault_4k", "roundtrip" };
+	char figure[64];
 	int i;
 
 	if (!zdref_up("4K"))
@@ -463,10 +541,13 @@ static void poison_rows(void)
 	}
 	poisoned[0] = faults(ZDREF, 256UL << 20, PG);
 	poisoned[1] = roundtrip(ZDREF);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		printf("poison       %-13s zdref %12.0f /s  poison=1 %12.0f /s  %s %.2f\n",
 		       names[i], plain[i], poisoned[i], "poison/plain",
 		       poisoned[i] / plain[i]);
+		snprintf(figure, sizeof(figure), "poison_%s", names[i]);
+		record(figure, "/s", poisoned[i], "plain", plain[i]);
+	}
 	if (zdref_sysfs_u64("poison_errors"))
 		printf("# poison=1 reported %llu pages written while free: see dmesg\n",
 		       (unsigned long long)zdref_sysfs_u64("poison_errors"));
@@ -489,6 +570,11 @@ int main(void)
 		v[k] = k == DEVDAX && !v[DEVDAX] ? 0 : faults(k, 256UL << 20, PG);
 	row("fault_4k", "/s", v);
 	devdax_4k = v[DEVDAX];
+	/* Under TCG's one host thread for every vCPU: contention, not scaling. */
+	for (k = 0; k < NKINDS; k++)
+		v[k] = k == DEVDAX && !devdax_4k ? 0 :
+		       parallel_faults(k, 256UL << 20, PARALLEL);
+	row("fault_4k_x" PARALLEL_S, "/s", v);
 	for (k = 0; k < NKINDS; k++)
 		v[k] = k == DEVDAX && access("/dev/dax0.0", F_OK) ? 0 : roundtrip(k);
 	row("roundtrip", "/s", v);
