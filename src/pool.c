@@ -45,6 +45,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include <zdref/compat.h>
@@ -237,7 +238,9 @@ static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index
 
 /*
  * No free unit on a list: free units may be in a work's hands, being
- * poisoned (poison.c) or zeroed (zero.c).  Wait for it, and try again.
+ * poisoned (poison.c) or zeroed (zero.c).  Wait for it, and try again:
+ * for zeroing, until no unit is in its hands, since a free meanwhile may
+ * have sent it to take more.
  */
 static struct zdref_page *zdref_pool_take_waiting(struct zdref_dev *zd,
 						  u64 index, bool *checked,
@@ -245,14 +248,18 @@ static struct zdref_page *zdref_pool_take_waiting(struct zdref_dev *zd,
 {
 	struct zdref_page *zp;
 	unsigned long flags;
+	bool again;
 
-	if (zd->poison)
-		zdref_poison_flush(zd);
-	else
-		flush_work(&zd->zero.work);
-	spin_lock_irqsave(&zd->lock, flags);
-	zp = zdref_pool_take_locked(zd, index, checked, zeroed);
-	spin_unlock_irqrestore(&zd->lock, flags);
+	do {
+		if (zd->poison)
+			zdref_poison_flush(zd);
+		else
+			flush_work(&zd->zero.work);
+		spin_lock_irqsave(&zd->lock, flags);
+		zp = zdref_pool_take_locked(zd, index, checked, zeroed);
+		again = !zp && zd->zero.zeroing;
+		spin_unlock_irqrestore(&zd->lock, flags);
+	} while (again && !fatal_signal_pending(current));
 	return zp;
 }
 
