@@ -238,19 +238,27 @@ static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index
 
 /*
  * No free unit on a list: free units may be in a work's hands, being
- * poisoned (poison.c) or zeroed (zero.c).  Wait for it, and try again:
- * for zeroing, until no unit is in its hands, since a free meanwhile may
- * have sent it to take more.
+ * poisoned (poison.c) or zeroed (zero.c), or (@busy) freed by the kernel
+ * and waiting for the busy scan to take them back, as a file's close
+ * leaves all its units where the kernel calls back and then resets the
+ * count.  Run the scan now, wait for the work, and try again: for
+ * zeroing, until no unit is in its hands, since a free meanwhile may have
+ * sent it to take more.  A fault that finds the pool empty straight after
+ * a close gets the closed file's units, not SIGBUS.
  */
 static struct zdref_page *zdref_pool_take_waiting(struct zdref_dev *zd,
-						  u64 index, bool *checked,
-						  bool *zeroed)
+						  u64 index, bool busy,
+						  bool *checked, bool *zeroed)
 {
 	struct zdref_page *zp;
 	unsigned long flags;
 	bool again;
 
 	do {
+		if (busy) {
+			mod_delayed_work(zdref_percpu_wq, &zd->busy_work, 0);
+			flush_delayed_work(&zd->busy_work);
+		}
 		if (zd->poison)
 			zdref_poison_flush(zd);
 		else
@@ -259,6 +267,7 @@ static struct zdref_page *zdref_pool_take_waiting(struct zdref_dev *zd,
 		zp = zdref_pool_take_locked(zd, index, checked, zeroed);
 		again = !zp && zd->zero.zeroing;
 		spin_unlock_irqrestore(&zd->lock, flags);
+		busy = false;
 	} while (again && !fatal_signal_pending(current));
 	return zp;
 }
@@ -269,14 +278,15 @@ static struct page *zdref_pool_take_zeroed(struct zdref_dev *zd, u64 index,
 {
 	struct zdref_page *zp;
 	unsigned long flags;
-	bool checked, wait;
+	bool checked, busy, wait;
 
 	spin_lock_irqsave(&zd->lock, flags);
 	zp = zdref_pool_take_locked(zd, index, &checked, zeroed);
-	wait = !zp && (zd->poison || zd->zero.zeroing);
+	busy = !zp && !list_empty(&zd->busy_list);
+	wait = !zp && (busy || zd->poison || zd->zero.zeroing);
 	spin_unlock_irqrestore(&zd->lock, flags);
 	if (wait)
-		zp = zdref_pool_take_waiting(zd, index, &checked, zeroed);
+		zp = zdref_pool_take_waiting(zd, index, busy, &checked, zeroed);
 	if (!zp)
 		return NULL;
 	atomic64_inc(&zd->allocs);
