@@ -280,6 +280,23 @@ static ssize_t zeroed_ahead_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(zeroed_ahead);
 
+/* Bytes of the window a fault on a unit its file has maps: 0 for none. */
+static ssize_t fault_around_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n",
+			  zdref_from_dev(dev)->fault_around * PAGE_SIZE);
+}
+static DEVICE_ATTR_RO(fault_around);
+
+/* Pages mapped by those faults besides the one faulted on. */
+static ssize_t mapped_around_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	return zdref_emit_counter(buf, &zdref_from_dev(dev)->mapped_around);
+}
+static DEVICE_ATTR_RO(mapped_around);
+
 static struct attribute *zdref_attrs[] = {
 	&dev_attr_type.attr,
 	&dev_attr_scope.attr,
@@ -307,6 +324,8 @@ static struct attribute *zdref_attrs[] = {
 	&dev_attr_zero_ahead.attr,
 	&dev_attr_pages_zeroed.attr,
 	&dev_attr_zeroed_ahead.attr,
+	&dev_attr_fault_around.attr,
+	&dev_attr_mapped_around.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(zdref);

@@ -61,6 +61,13 @@ struct zdref_dev *zdref_dev_alloc(const struct zdref_params *params, int id)
 	zd->order = params->order;
 	zd->thp = zdref_thp_offered(zd->info);
 	zd->scope = params->scope;
+	/*
+	 * Only 4 KiB units of the types the CPU maps are mapped around: a
+	 * 2 MiB unit is a window of its own, mapped whole by its PMD.
+	 */
+	if (!zd->order && zd->info->cpu_maps &&
+	    params->fault_around >= 2 * PAGE_SIZE)
+		zd->fault_around = params->fault_around >> PAGE_SHIFT;
 	zdref_space_init(&zd->space);
 	for (i = 0; i < ZDREF_UNIT_LOCKS; i++)
 		mutex_init(&zd->unit_locks[i]);

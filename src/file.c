@@ -135,11 +135,55 @@ static vm_fault_t zdref_unit_error(struct page *head)
 	return PTR_ERR(head) == -ENOSPC ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
 }
 
+/*
+ * Fault-around, as filemap_map_pages() does for a file's cached pages: a
+ * fault on a unit the file has already (a re-touch after MADV_DONTNEED or
+ * a release elsewhere, a second mapping, a child) maps the file's other
+ * units of the aligned window around it too, so a re-touch of a range
+ * takes one fault per window, not one per page.  It never hands out a
+ * unit: only a touch does.  Only a fault on a unit the file had does it:
+ * behind a run of first touches the window is mapped already, and a page
+ * table walk per unit to find that out would slow the commonest fault.
+ * Each PTE holds a reference and a mapcount, as the faulting page's; the
+ * space's lock, held for read, keeps every unit in the space meanwhile (a
+ * release takes it for writing).  Write faults map around too, where the
+ * kernel maps around read faults only: a shared mapping of zdref has no
+ * dirty tracking for a write to trip, and a private one maps its
+ * neighbours read-only, so a write to one still copies it.  Not from
+ * ->map_pages, which runs under RCU, without the space's lock.
+ */
+static void zdref_fault_around(struct vm_fault *vmf, struct zdref_file *zf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long size = (unsigned long)zf->zd->fault_around << PAGE_SHIFT;
+	unsigned long start = ALIGN_DOWN(vmf->address, size);
+	unsigned long end = start + size;
+	unsigned long index, mapped = 0;
+	struct page *page;
+
+	start = max(start, vma->vm_start);
+	end = min(end, vma->vm_end);
+	xa_for_each_range(&zf->space->pages, index, page,
+			  linear_page_index(vma, start),
+			  linear_page_index(vma, end - 1)) {
+		/* The faulting unit; a poisoned one fails its own fault. */
+		if (index == vmf->pgoff || PageHWPoison(page))
+			continue;
+		/* -EBUSY: mapped here already (or a private copy is). */
+		if (!vm_insert_page(vma, vma->vm_start +
+				    ((index - vma->vm_pgoff) << PAGE_SHIFT), page))
+			mapped++;
+	}
+	if (mapped)
+		atomic64_add(mapped, &zf->zd->mapped_around);
+}
+
 static vm_fault_t zdref_fault(struct vm_fault *vmf)
 {
 	struct zdref_file *zf = vmf->vma->vm_file->private_data;
 	struct page *page;
 	vm_fault_t ret;
+	bool had;
 	int err;
 
 	/*
@@ -155,7 +199,10 @@ static vm_fault_t zdref_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	}
 	down_read(&zf->space->lock);
-	page = zdref_space_unit(zf->zd, zf->space, vmf->pgoff);
+	page = zdref_space_find(zf->space, vmf->pgoff);
+	had = !!page;
+	if (!page)
+		page = zdref_space_hand_out(zf->zd, zf->space, vmf->pgoff);
 	if (IS_ERR(page)) {
 		ret = zdref_unit_error(page);
 		goto out;
@@ -163,6 +210,8 @@ static vm_fault_t zdref_fault(struct vm_fault *vmf)
 	err = vm_insert_page(vmf->vma, vmf->address, page);
 	/* -EBUSY: another thread mapped it first. */
 	ret = err && err != -EBUSY ? vmf_error(err) : VM_FAULT_NOPAGE;
+	if (!err && had && zf->zd->fault_around)
+		zdref_fault_around(vmf, zf);
 out:
 	up_read(&zf->space->lock);
 	trace_zdref_fault(zf->zd, vmf->address, IS_ERR(page) ? 0 : page_to_pfn(page),
@@ -559,6 +608,25 @@ static bool zdref_all_freed(struct zdref_dev *zd, struct zdref_released *rel,
 	return !*busy;
 }
 
+/* Drop the file's reference on @n released units, a batch at a time. */
+static void zdref_released_put(struct zdref_dev *zd,
+			       const struct zdref_released *rel, u64 n)
+{
+	struct page *batch[ZDREF_PUT_BATCH];
+	unsigned int k = 0;
+	u64 i;
+
+	for (i = 0; i < n; i++) {
+		batch[k++] = rel[i].page;
+		if (k < ZDREF_PUT_BATCH)
+			continue;
+		zdref_pages_put(zd, batch, k);
+		k = 0;
+		cond_resched();
+	}
+	zdref_pages_put(zd, batch, k);
+}
+
 static long zdref_ioc_release(struct file *file, void __user *arg)
 {
 	struct zdref_file *zf = file->private_data;
@@ -620,8 +688,7 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	/* Units pinned when the device's last file went may be gone. */
 	zdref_space_kick(zd);
 
-	for (index = 0; index < n; index++)
-		zdref_page_put(zd, rel[index].page);
+	zdref_released_put(zd, rel, n);
 
 	waited = jiffies;
 	left = msecs_to_jiffies(req.timeout_ms);

@@ -7,6 +7,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/string.h>
 #include <linux/utsname.h>
@@ -53,6 +54,11 @@ static char *zero_ahead = "32M";
 module_param(zero_ahead, charp, 0444);
 MODULE_PARM_DESC(zero_ahead,
 		 "free memory each device keeps zeroed, ahead of the faults that take it (default 32M; 0: every page is zeroed in its fault); for type=fsdax and generic without poison=1; sysfs pages_zeroed, zeroed_ahead");
+
+static char *fault_around = "64K";
+module_param(fault_around, charp, 0444);
+MODULE_PARM_DESC(fault_around,
+		 "a fault on a page its file has already (after MADV_DONTNEED, in a second mapping) maps the file's other pages of this aligned window with it, never handing out one (default 64K, as the kernel's fault_around_bytes; a power of two up to 2M; 0: one page per fault); align=4K only; sysfs fault_around, mapped_around");
 
 static struct zdref_params zdref_params[ZDREF_DEVICES_MAX];
 
@@ -168,7 +174,7 @@ static int zdref_parse_params(char *copies[ZDREF_PARAM_COPIES])
 	char *poisons[ZDREF_DEVICES_MAX], *scopes[ZDREF_DEVICES_MAX];
 	int ret, nregions = 1, id;
 	bool poisoned = false;
-	u64 ahead;
+	u64 ahead, around;
 	char *end;
 
 	if (devices < 1 || devices > ZDREF_DEVICES_MAX) {
@@ -179,6 +185,14 @@ static int zdref_parse_params(char *copies[ZDREF_PARAM_COPIES])
 	if (end == zero_ahead || *end) {
 		pr_err("zero_ahead=%s: give a size, such as 64M, or 0\n",
 		       zero_ahead);
+		return -EINVAL;
+	}
+	around = memparse(fault_around ?: "0", &end);
+	if (end == fault_around || *end ||
+	    (around && (around < PAGE_SIZE || around > PMD_SIZE ||
+			!is_power_of_2(around)))) {
+		pr_err("fault_around=%s: give a power of two from 4K to 2M, such as 64K, or 0\n",
+		       fault_around);
 		return -EINVAL;
 	}
 	copies[0] = kstrdup(type ?: "", GFP_KERNEL);
@@ -219,6 +233,7 @@ static int zdref_parse_params(char *copies[ZDREF_PARAM_COPIES])
 		}
 		p->quarantine = quarantine;
 		p->zero_ahead = ahead;
+		p->fault_around = around;
 		/* One range, given once, is no range for more than one device. */
 		if (devices > 1 && nregions == 1 &&
 		    (zdref_type_info(p->type)->physical ||

@@ -85,24 +85,23 @@ void zdref_space_init(struct zdref_space *s)
 EXPORT_SYMBOL_IF_KUNIT(zdref_space_init);
 
 /**
- * zdref_space_unit() - the unit of a space's offset, handed out on first use
+ * zdref_space_hand_out() - hand out the unit of a space's offset that it
+ * had none for when the caller looked (zdref_space_find())
  * @zd: the device
  * @s: the space, its lock held for read
  * @index: the offset, in units
  *
- * Return: the unit's head page, or ERR_PTR(-ENOSPC) past the device or
- * with the pool empty, or the XArray's error.
+ * Return: the unit's head page (a racing fault's, if it was first), or
+ * ERR_PTR(-ENOSPC) past the device or with the pool empty, or the
+ * XArray's error.
  */
-struct page *zdref_space_unit(struct zdref_dev *zd, struct zdref_space *s,
-			      pgoff_t index)
+struct page *zdref_space_hand_out(struct zdref_dev *zd, struct zdref_space *s,
+				  pgoff_t index)
 {
 	struct mutex *lock;	/* the offset's hand-out lock */
 	struct page *page;
 	int err;
 
-	page = xa_load(&s->pages, index);
-	if (page)
-		return page;
 	/* Past the device's size (mremap can grow a mapping there). */
 	if (index >= zdref_units_total(zd))
 		return ERR_PTR(-ENOSPC);
@@ -114,7 +113,7 @@ struct page *zdref_space_unit(struct zdref_dev *zd, struct zdref_space *s,
 	 */
 	lock = &zd->unit_locks[index % ZDREF_UNIT_LOCKS];
 	mutex_lock(lock);
-	page = xa_load(&s->pages, index);
+	page = zdref_space_find(s, index);
 	if (page)
 		goto out;
 	page = zdref_page_alloc(zd, (u64)index << (PAGE_SHIFT + zd->order));
@@ -132,6 +131,20 @@ struct page *zdref_space_unit(struct zdref_dev *zd, struct zdref_space *s,
 out:
 	mutex_unlock(lock);
 	return page;
+}
+
+/**
+ * zdref_space_unit() - the unit of a space's offset, handed out on first use
+ * @zd: the device
+ * @s: the space, its lock held for read
+ * @index: the offset, in units
+ *
+ * Return: the unit's head page, or as zdref_space_hand_out().
+ */
+struct page *zdref_space_unit(struct zdref_dev *zd, struct zdref_space *s,
+			      pgoff_t index)
+{
+	return zdref_space_find(s, index) ?: zdref_space_hand_out(zd, s, index);
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_space_unit);
 
@@ -154,9 +167,6 @@ struct zdref_space *zdref_space_open(struct zdref_dev *zd,
 	return own;
 }
 EXPORT_SYMBOL_IF_KUNIT(zdref_space_open);
-
-/* Units a close puts under one hold of the pool's lock. */
-#define ZDREF_PUT_BATCH	64
 
 /* Drop a space's reference on every unit it has, a batch at a time. */
 static void zdref_space_empty(struct zdref_dev *zd, struct zdref_space *s)

@@ -129,6 +129,9 @@ struct zdref_space {
  * @scope: whose its pages are
  * @zero_ahead: bytes of its free units to keep zeroed ahead of their
  *	hand-out (zero.c)
+ * @fault_around: bytes around a fault on a unit its file has already,
+ *	whose units the file has too are mapped with it (file.c): a power of
+ *	two, at most PMD_SIZE; 0 for none
  */
 struct zdref_params {
 	enum zdref_type type;
@@ -138,6 +141,7 @@ struct zdref_params {
 	bool poison;
 	unsigned int quarantine;
 	u64 zero_ahead;
+	u32 fault_around;
 };
 
 /**
@@ -298,6 +302,9 @@ struct zdref_page_ops {
  *	@allocs too)
  * @thp_splits: folios the kernel split out of 2 MiB device folios
  * @zero: its free units zeroed ahead of the fault (zero.c)
+ * @fault_around: pages of the window mapped around a fault on a unit its
+ *	file has already (file.c): a power of two, at least 2; 0 for none
+ * @mapped_around: units mapped by such faults besides the one faulted on
  * @poison: the use-after-free detector of poison=1 (poison.c), or NULL
  * @poison_errors: units found written to while free (poison=1)
  * @debugfs: its directory under /sys/kernel/debug/zdref/ (debugfs.c)
@@ -335,6 +342,8 @@ struct zdref_dev {
 	atomic64_t frees;
 	atomic64_t bad_frees;
 	struct zdref_zero zero;
+	unsigned int fault_around;
+	atomic64_t mapped_around;
 
 	struct list_head mirrors;
 	struct mutex mirrors_lock;	/* @mirrors */
@@ -397,6 +406,9 @@ void zdref_region_release(struct zdref_dev *zd);
 /* pagemap.c */
 int zdref_pagemap_add(struct zdref_dev *zd);
 void zdref_pagemap_remove(struct zdref_dev *zd);
+
+/* Units a close or a release puts under one hold of the pool's lock. */
+#define ZDREF_PUT_BATCH	64
 
 /* pool.c: the pool, for everyone */
 int zdref_pool_init(struct zdref_dev *zd);
@@ -478,6 +490,8 @@ struct file *zdref_inode_file(struct zdref_dev *zd,
 const char *zdref_scope_name(enum zdref_scope scope);
 int zdref_parse_scope(const char *s, enum zdref_scope *scope);
 void zdref_space_init(struct zdref_space *s);
+struct page *zdref_space_hand_out(struct zdref_dev *zd, struct zdref_space *s,
+				  pgoff_t index);
 struct page *zdref_space_unit(struct zdref_dev *zd, struct zdref_space *s,
 			      pgoff_t index);
 struct zdref_space *zdref_space_open(struct zdref_dev *zd,
@@ -485,6 +499,13 @@ struct zdref_space *zdref_space_open(struct zdref_dev *zd,
 void zdref_space_close(struct zdref_dev *zd, struct zdref_space *s);
 void zdref_space_kick(struct zdref_dev *zd);
 void zdref_space_exit(struct zdref_dev *zd);
+
+/* The unit a space has at @index (units), or NULL: its lock held. */
+static inline struct page *zdref_space_find(struct zdref_space *s,
+					    pgoff_t index)
+{
+	return xa_load(&s->pages, index);
+}
 
 /* file.c */
 extern const struct file_operations zdref_fops;

@@ -15,6 +15,11 @@
  *                touch + ZDREF_IOC_RELEASE, anonymous touch +
  *                MADV_DONTNEED; device-dax has no allocator: its figure is
  *                touch + MADV_DONTNEED (map + unmap only)
+ *   retouch_4k   4 KiB pages per second touched again after MADV_DONTNEED
+ *                of 256 MiB touched before: zdref maps the file's pages
+ *                around each fault (fault_around=, 64K by default; the
+ *                line after gives fault_around=0), device-dax faults each
+ *                page, anonymous memory hands out new zeroed pages
  *   teardown     milliseconds to munmap and close 512 MiB of touched
  *                4 KiB pages (for zdref, that frees them all; device-dax
  *                keeps a little of its 1 GiB for metadata)
@@ -256,6 +261,31 @@ static double roundtrip(enum kind k)
 		if (n / t > best)
 			best = n / t;
 	}
+	return best;
+}
+
+/* 4 KiB pages per second touched again after MADV_DONTNEED of @len. */
+static double retouch(enum kind k, size_t len)
+{
+	double best = 0, t;
+	size_t off;
+	int fd, i;
+	char *p = map_kind(k, len, &fd, false);
+
+	if (!p)
+		return 0;
+	for (off = 0; off < len; off += PG)
+		p[off] = 1;
+	for (i = 0; i < RUNS; i++) {
+		madvise(p, len, MADV_DONTNEED);
+		t = zt_now();
+		for (off = 0; off < len; off += PG)
+			p[off] = 1;
+		t = zt_now() - t;
+		if (len / PG / t > best)
+			best = len / PG / t;
+	}
+	unmap_kind(p, len, fd);
 	return best;
 }
 
@@ -582,6 +612,17 @@ int main(void)
 		v[k] = k == DEVDAX && access("/dev/dax0.0", F_OK) ? 0 :
 		       teardown(k, 512UL << 20);
 	row("teardown", "ms", v);
+	for (k = 0; k < NKINDS; k++)
+		v[k] = k == DEVDAX && access("/dev/dax0.0", F_OK) ? 0 :
+		       retouch(k, 256UL << 20);
+	row("retouch_4k", "/s", v);
+	if (zdref_up_with("4K", "fault_around=0")) {
+		double none = retouch(ZDREF, 256UL << 20);
+
+		printf("retouch_4k   fault_around=0 zdref %12.0f /s  %s %.2f\n",
+		       none, "around/none", none ? v[ZDREF] / none : 0);
+		record("retouch_4k_around", "/s", v[ZDREF], "none", none);
+	}
 
 	/* 2 MiB: zdref align=2M where the kernel allows it, THP, device-dax 2M. */
 	v[ZDREF] = zdref_up("2M") ? faults(ZDREF, 512UL << 20, HP) : 0;

@@ -624,6 +624,27 @@ static const struct bad_param bad_params[] = {
 		.log = "zero_ahead=lots: give a size, such as 64M, or 0",
 	},
 	{
+		.name = "bad_fault_around",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax fault_around=48K",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "fault_around=48K: give a power of two from 4K to 2M, such as 64K, or 0",
+	},
+	{
+		.name = "bad_fault_around_size",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax fault_around=4M",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "fault_around=4M: give a power of two",
+	},
+	{
+		.name = "bad_fault_around_small",
+		.fmt = "region=%1$llu@0x%2$llx type=fsdax fault_around=2K",
+		.adjust = KEEP,
+		.err = EINVAL,
+		.log = "fault_around=2K: give a power of two",
+	},
+	{
 		.name = "bad_fsdax_without_start",
 		.fmt = "region=%1$llu type=fsdax",
 		.adjust = KEEP,

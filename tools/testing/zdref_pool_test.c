@@ -1435,6 +1435,114 @@ static void huge_zero_ahead_whole_and_none(const void *type)
 	zero_ahead_whole_and_none(type);
 }
 
+/* A shared mapping of @len of @fd at @off whose address is @align aligned. */
+static char *map_aligned(int fd, size_t len, off_t off, size_t align)
+{
+	char *raw = mmap(NULL, len + align, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *p;
+
+	ASSERT_TRUE(raw != MAP_FAILED);
+	p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	ASSERT_TRUE(mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 fd, off) == p);
+	if (p > raw)
+		munmap(raw, p - raw);
+	munmap(p + len, raw + align - p);
+	return p;
+}
+
+/*
+ * Fault-around (fault_around=, default 64K): after MADV_DONTNEED, a read
+ * of one page maps the file's pages of the aligned 64 KiB window around
+ * it, each with its own reference and mapcount, and no page beyond it;
+ * it never hands out a page the file has not touched.  A second mapping
+ * of the file is mapped around the same way; a mapping that starts inside
+ * a window is mapped from its start, never before it.
+ */
+static void fault_around_retouch(const void *type)
+{
+	const uint64_t n = 64, win = zdref_sysfs_u64("fault_around") / PG;
+	int fd = zdref_open_dev();
+	char *p = map_aligned(fd, n * PG, 0, 64 << 10), *q;
+	uint64_t around = zdref_sysfs_u64("mapped_around"), i;
+	struct zdref_page_info pi;
+	bool in;
+
+	ASSERT_EQ(win, 16);
+	zdref_fill(p, n, 0, 41);
+	ASSERT_EQ(madvise(p, n * PG, MADV_DONTNEED), 0);
+	/* Page 20's window is pages 16 to 31. */
+	zdref_check_filled(p + 20 * PG, 1, 20, 41);
+	for (i = 0; i < n; i++) {
+		pi = zdref_page_info_of(fd, p + i * PG);
+		in = i >= 16 && i < 32;
+		ASSERT_EQ(pi.mapcount, in);
+		ASSERT_EQ(pi.refcount, 1 + in);
+	}
+	ASSERT_EQ(zdref_sysfs_u64("mapped_around"), around + win - 1);
+	zdref_check_filled(p, n, 0, 41);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), n);
+
+	/* A second mapping of pages the first maps: its whole window too. */
+	q = map_aligned(fd, win * PG, 32 * PG, 64 << 10);
+	around = zdref_sysfs_u64("mapped_around");
+	zdref_check_filled(q + 5 * PG, 1, 37, 41);
+	ASSERT_EQ(zdref_sysfs_u64("mapped_around"), around + win - 1);
+	ASSERT_EQ(zdref_page_info_of(fd, q).mapcount, 2);
+	ASSERT_EQ(zdref_page_info_of(fd, q).refcount, 3);
+	ASSERT_EQ(munmap(q, win * PG), 0);
+	ASSERT_EQ(munmap(p, n * PG), 0);
+
+	/* Pages 1 to 16 at a window's second page: nothing outside the VMA. */
+	q = map_aligned(fd, (win + 1) * PG, 0, 64 << 10);
+	ASSERT_EQ(munmap(q, PG), 0);
+	around = zdref_sysfs_u64("mapped_around");
+	zdref_check_filled(q + 5 * PG, 1, 5, 41);
+	ASSERT_EQ(zdref_sysfs_u64("mapped_around"), around + win - 2);
+	ASSERT_EQ(zdref_page_info_of(fd, q + PG).mapcount, 1);
+	ASSERT_EQ(zdref_page_info_of(fd, q + win * PG).mapcount, 0);
+	ASSERT_EQ(munmap(q + PG, win * PG), 0);
+
+	/* Pages 3 and 9 touched, not 4 to 8: a re-touch of 3 maps 9 only. */
+	p = map_aligned(fd, win * PG, n * PG, 64 << 10);
+	p[3 * PG] = 1;
+	p[9 * PG] = 1;
+	ASSERT_EQ(madvise(p, win * PG, MADV_DONTNEED), 0);
+	around = zdref_sysfs_u64("mapped_around");
+	ASSERT_EQ(p[3 * PG], 1);
+	ASSERT_EQ(zdref_sysfs_u64("mapped_around"), around + 1);
+	ASSERT_EQ(zdref_page_info_of(fd, p + 9 * PG).mapcount, 1);
+	ASSERT_EQ(zdref_page_info_of(fd, p + 5 * PG).refcount, 0);
+	ASSERT_EQ(zdref_sysfs_u64("allocs"), n + 2);
+	ASSERT_EQ(munmap(p, win * PG), 0);
+	close(fd);
+	baseline(n + 2);
+}
+
+/* fault_around=0: one page per fault. */
+static void fault_around_off(const void *type)
+{
+	int fd;
+	char *p;
+
+	ASSERT_EQ(zdref_unload(), 0);
+	total = zdref_load_variant(variant, zdref_reserved_range().size > POOL_SIZE ?
+				   POOL_SIZE : 0, "fault_around=0");
+	ASSERT_EQ(zdref_sysfs_u64("fault_around"), 0);
+	fd = zdref_open_dev();
+	p = map_aligned(fd, 16 * PG, 0, 64 << 10);
+	zdref_fill(p, 16, 0, 42);
+	ASSERT_EQ(madvise(p, 16 * PG, MADV_DONTNEED), 0);
+	zdref_check_filled(p, 1, 0, 42);
+	ASSERT_EQ(zdref_page_info_of(fd, p + PG).mapcount, 0);
+	ASSERT_EQ(zdref_page_info_of(fd, p + PG).refcount, 1);
+	zdref_check_filled(p, 16, 0, 42);
+	ASSERT_EQ(zdref_sysfs_u64("mapped_around"), 0);
+	ASSERT_EQ(munmap(p, 16 * PG), 0);
+	close(fd);
+	baseline(16);
+}
+
 /* The types the CPU maps, each with both units: the fixture's variants. */
 static const struct zt_variant variants[] = {
 	{ "fsdax", "4K", "fsdax" },
@@ -1458,6 +1566,7 @@ static const struct zt_test tests[] = {
 	C(pfn_needs_cap_sys_admin), C(mmap_past_device),
 	C(release_keeps_private_copies), C(o_direct_brd),
 	C(map_private_cow), C(longterm_pin_io_uring),
+	C(fault_around_retouch), C(fault_around_off),
 	C(zero_ahead_bounded), C(zero_ahead_whole_and_none),
 	H(huge_zero_ahead_bounded), H(huge_zero_ahead_whole_and_none),
 	H(huge_one_unit), H(huge_gib_2m_and_exhaustion), H(huge_fork),
