@@ -608,31 +608,13 @@ static bool zdref_all_freed(struct zdref_dev *zd, struct zdref_released *rel,
 	return !*busy;
 }
 
-/* Drop the file's reference on @n released units, a batch at a time. */
-static void zdref_released_put(struct zdref_dev *zd,
-			       const struct zdref_released *rel, u64 n)
-{
-	struct page *batch[ZDREF_PUT_BATCH];
-	unsigned int k = 0;
-	u64 i;
-
-	for (i = 0; i < n; i++) {
-		batch[k++] = rel[i].page;
-		if (k < ZDREF_PUT_BATCH)
-			continue;
-		zdref_pages_put(zd, batch, k);
-		k = 0;
-		cond_resched();
-	}
-	zdref_pages_put(zd, batch, k);
-}
-
 static long zdref_ioc_release(struct file *file, void __user *arg)
 {
 	struct zdref_file *zf = file->private_data;
 	struct zdref_space *space = zf->space;
 	struct zdref_dev *zd = zf->zd;
 	unsigned int shift = PAGE_SHIFT + zd->order;
+	struct zdref_put_batch batch = { };
 	struct zdref_released *rel;
 	struct zdref_release req;
 	pgoff_t first, last, index;
@@ -688,7 +670,9 @@ static long zdref_ioc_release(struct file *file, void __user *arg)
 	/* Units pinned when the device's last file went may be gone. */
 	zdref_space_kick(zd);
 
-	zdref_released_put(zd, rel, n);
+	for (index = 0; index < n; index++)
+		zdref_put_batch_add(zd, &batch, rel[index].page);
+	zdref_put_batch_end(zd, &batch);
 
 	waited = jiffies;
 	left = msecs_to_jiffies(req.timeout_ms);

@@ -517,6 +517,36 @@ void zdref_pages_put(struct zdref_dev *zd, struct page **pages, unsigned int n)
 }
 
 /**
+ * zdref_put_batch_add() - put a unit with others, ZDREF_PUT_BATCH at a time
+ * @zd: the device
+ * @b: the batch, zeroed at first
+ * @page: a head page handed out by zdref_page_alloc()
+ *
+ * For a walk over many units that may sleep: a full batch is put at once,
+ * then the walk yields.  zdref_put_batch_end() puts the rest.
+ */
+void zdref_put_batch_add(struct zdref_dev *zd, struct zdref_put_batch *b,
+			 struct page *page)
+{
+	b->pages[b->n++] = page;
+	if (b->n < ZDREF_PUT_BATCH)
+		return;
+	zdref_put_batch_end(zd, b);
+	cond_resched();
+}
+
+/**
+ * zdref_put_batch_end() - put the units of a batch not put yet
+ * @zd: the device
+ * @b: the batch
+ */
+void zdref_put_batch_end(struct zdref_dev *zd, struct zdref_put_batch *b)
+{
+	zdref_pages_put(zd, b->pages, b->n);
+	b->n = 0;
+}
+
+/**
  * zdref_page_put() - drop a file's reference on its unit
  * @zd: the device
  * @page: a head page handed out by zdref_page_alloc()

@@ -171,20 +171,13 @@ EXPORT_SYMBOL_IF_KUNIT(zdref_space_open);
 /* Drop a space's reference on every unit it has, a batch at a time. */
 static void zdref_space_empty(struct zdref_dev *zd, struct zdref_space *s)
 {
-	struct page *batch[ZDREF_PUT_BATCH];
+	struct zdref_put_batch batch = { };
 	unsigned long index;
 	struct page *page;
-	unsigned int n = 0;
 
-	xa_for_each(&s->pages, index, page) {
-		batch[n++] = page;
-		if (n < ZDREF_PUT_BATCH)
-			continue;
-		zdref_pages_put(zd, batch, n);
-		n = 0;
-		cond_resched();
-	}
-	zdref_pages_put(zd, batch, n);
+	xa_for_each(&s->pages, index, page)
+		zdref_put_batch_add(zd, &batch, page);
+	zdref_put_batch_end(zd, &batch);
 	xa_destroy(&s->pages);
 }
 

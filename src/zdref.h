@@ -410,12 +410,25 @@ void zdref_pagemap_remove(struct zdref_dev *zd);
 /* Units a close or a release puts under one hold of the pool's lock. */
 #define ZDREF_PUT_BATCH	64
 
+/**
+ * struct zdref_put_batch - units to put together (zdref_put_batch_add())
+ * @pages: their head pages
+ * @n: how many of @pages
+ */
+struct zdref_put_batch {
+	struct page *pages[ZDREF_PUT_BATCH];
+	unsigned int n;
+};
+
 /* pool.c: the pool, for everyone */
 int zdref_pool_init(struct zdref_dev *zd);
 void zdref_pool_exit(struct zdref_dev *zd);
 struct page *zdref_page_alloc(struct zdref_dev *zd, u64 index);
 void zdref_page_put(struct zdref_dev *zd, struct page *page);
 void zdref_pages_put(struct zdref_dev *zd, struct page **pages, unsigned int n);
+void zdref_put_batch_add(struct zdref_dev *zd, struct zdref_put_batch *b,
+			 struct page *page);
+void zdref_put_batch_end(struct zdref_dev *zd, struct zdref_put_batch *b);
 void zdref_pgmap_free(struct dev_pagemap *pgmap, struct page *page);
 struct zdref_page *zdref_unit_of(struct zdref_dev *zd, struct page *page);
 bool zdref_unit_freed_since(struct zdref_dev *zd, struct page *page, u32 gen);
