@@ -1322,9 +1322,13 @@ static void huge_longterm_pin_io_uring(const void *type)
 #define ZERO_ALL	UINT64_MAX
 static void load_dirty(const char *extra, uint64_t want)
 {
+	const char *all = getenv("ZDREF_LOAD_EXTRA");
 	int fd, i;
 	char *p;
 
+	if (all && strstr(all, "poison=1"))
+		SKIP("ZDREF_LOAD_EXTRA=%s: poison=1 zeroes no page ahead",
+		     all);
 	total = zdref_load_variant(variant, zdref_reserved_range().size > ZERO_POOL_SIZE ?
 				   ZERO_POOL_SIZE : 0, extra);
 	fd = zdref_open_dev();
