@@ -236,39 +236,65 @@ static struct zdref_page *zdref_pool_take_locked(struct zdref_dev *zd, u64 index
 	return zp;
 }
 
+/* zdref_pool_take_locked() under the lock; @zeroing: units in the work's hands. */
+static struct zdref_page *zdref_pool_try_take(struct zdref_dev *zd, u64 index,
+					      bool *checked, bool *zeroed,
+					      u64 *zeroing)
+{
+	struct zdref_page *zp;
+	unsigned long flags;
+
+	spin_lock_irqsave(&zd->lock, flags);
+	zp = zdref_pool_take_locked(zd, index, checked, zeroed);
+	*zeroing = zd->zero.zeroing;
+	spin_unlock_irqrestore(&zd->lock, flags);
+	return zp;
+}
+
 /*
- * No free unit on a list: free units may be in a work's hands, being
- * poisoned (poison.c) or zeroed (zero.c), or (@busy) freed by the kernel
- * and waiting for the busy scan to take them back, as a file's close
+ * Is a unit to be had, or none in the zeroing work's hands?  A peek
+ * without the lock, for a wait: the work wakes zero.wait after each batch.
+ */
+static bool zdref_pool_may_take(struct zdref_dev *zd)
+{
+	return !READ_ONCE(zd->zero.zeroing) ||
+	       !list_empty_careful(&zd->zero.clean_list) ||
+	       !list_empty_careful(&zd->free_list);
+}
+
+/*
+ * No free unit on a list: free units may be freed by the kernel and
+ * waiting for the busy scan to take them back (@busy), as a file's close
  * leaves all its units where the kernel calls back and then resets the
- * count.  Run the scan now, wait for the work, and try again: for
- * zeroing, until no unit is in its hands, since a free meanwhile may have
- * sent it to take more.  A fault that finds the pool empty straight after
- * a close gets the closed file's units, not SIGBUS.
+ * count; or in a work's hands, being poisoned (poison.c) or zeroed
+ * (zero.c).  Run the scan at once, and take what it gave back; else wait
+ * for the poison work, or for a batch of the zeroing work (not its whole
+ * run, which a stream of frees can make long), and try again, until no
+ * unit is in the zeroing work's hands: a free meanwhile may have sent it
+ * to take more.  A fault straight after a close gets the closed file's
+ * units, not SIGBUS; a fatal signal ends the wait.
  */
 static struct zdref_page *zdref_pool_take_waiting(struct zdref_dev *zd,
 						  u64 index, bool busy,
 						  bool *checked, bool *zeroed)
 {
 	struct zdref_page *zp;
-	unsigned long flags;
-	bool again;
+	u64 zeroing;
 
+	if (busy) {
+		mod_delayed_work(zdref_percpu_wq, &zd->busy_work, 0);
+		flush_delayed_work(&zd->busy_work);
+		zp = zdref_pool_try_take(zd, index, checked, zeroed, &zeroing);
+		if (zp)
+			return zp;
+	}
 	do {
-		if (busy) {
-			mod_delayed_work(zdref_percpu_wq, &zd->busy_work, 0);
-			flush_delayed_work(&zd->busy_work);
-		}
 		if (zd->poison)
 			zdref_poison_flush(zd);
-		else
-			flush_work(&zd->zero.work);
-		spin_lock_irqsave(&zd->lock, flags);
-		zp = zdref_pool_take_locked(zd, index, checked, zeroed);
-		again = !zp && zd->zero.zeroing;
-		spin_unlock_irqrestore(&zd->lock, flags);
-		busy = false;
-	} while (again && !fatal_signal_pending(current));
+		else if (wait_event_killable(zd->zero.wait, zdref_pool_may_take(zd)))
+			return NULL;
+		zp = zdref_pool_try_take(zd, index, checked, zeroed, &zeroing);
+	} while (!zp && zeroing && !fatal_signal_pending(current));
 	return zp;
 }
 

@@ -211,9 +211,11 @@ struct zdref_page {
  * @clean: units on @clean_list
  * @zeroing: free units @work is zeroing, on no list
  * @work: zeroes units of the free list onto @clean_list, up to @target
+ * @wait: hand-outs that found no free unit while @work held some; woken
+ *	after each batch @work readies
  * @ahead: units handed out that @work had zeroed
  *
- * All but @work and @ahead are under the device's lock.
+ * All but @work, @wait and @ahead are under the device's lock.
  */
 struct zdref_zero {
 	u64 target;
@@ -221,6 +223,7 @@ struct zdref_zero {
 	u64 clean;
 	u64 zeroing;
 	struct work_struct work;
+	wait_queue_head_t wait;
 	atomic64_t ahead;
 };
 

@@ -18,7 +18,8 @@
  * that take units as fast as memory bandwidth allows zeroing them.
  *
  * Units in the work's hands are on no list (@zeroing): a hand-out that
- * finds no free unit on a list waits for the work to be done with them.
+ * finds no free unit on a list waits for the work's next batch (@wait),
+ * until the work holds none.
  *
  * Not where free units hold something else: poison=1's poison, to be
  * checked at the hand-out (poison.c), and device memory, whose hand-outs
@@ -29,6 +30,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include <zdref/compat.h>
@@ -92,6 +94,9 @@ static void zdref_zero_work(struct work_struct *work)
 		z->zeroing -= n;
 		z->clean += n;
 		spin_unlock_irq(&zd->lock);
+		/* A hand-out that found no unit waits for a batch. */
+		if (wq_has_sleeper(&z->wait))
+			wake_up_all(&z->wait);
 		cond_resched();
 	}
 }
@@ -134,6 +139,7 @@ void zdref_zero_init(struct zdref_dev *zd)
 {
 	INIT_LIST_HEAD(&zd->zero.clean_list);
 	INIT_WORK(&zd->zero.work, zdref_zero_work);
+	init_waitqueue_head(&zd->zero.wait);
 }
 
 /**
