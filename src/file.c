@@ -307,6 +307,7 @@ static const char *zdref_thp_refused(struct vm_fault *vmf, unsigned long addr,
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct zdref_file *zf = vma->vm_file->private_data;
+	pmd_t pmd;
 
 	if (vma->vm_flags & VM_NOHUGEPAGE)
 		return "the mapping asked for no huge pages (MADV_NOHUGEPAGE)";
@@ -317,7 +318,13 @@ static const char *zdref_thp_refused(struct vm_fault *vmf, unsigned long addr,
 	/* 6.12's finish_fault() maps no PMD across i_size. */
 	if (pgoff + HPAGE_PMD_NR > zdref_pages_total(zf->zd))
 		return "the unit is past the device's end";
-	if (!pmd_none(READ_ONCE(*vmf->pmd)))
+	/*
+	 * A huge PMD is another thread's fault on the unit, done since this
+	 * fault looked: not a refusal; the check under the unit's lock finds
+	 * it, and the access retries.
+	 */
+	pmd = READ_ONCE(*vmf->pmd);
+	if (!pmd_none(pmd) && !pmd_trans_huge(pmd))
 		return "a page table is there";
 	return NULL;
 }
