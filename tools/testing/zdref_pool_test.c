@@ -38,11 +38,17 @@ static const struct zt_variant *variant;
  * type (its name, and each test's argument) and align= (its tag), over
  * the first POOL_SIZE bytes of the reserved range (all of a smaller one).
  */
+/* The variant's load of POOL_SIZE (or less), with @extra parameters. */
+static void load_pool(const char *extra)
+{
+	total = zdref_load_variant(variant, zdref_reserved_range().size > POOL_SIZE ?
+				   POOL_SIZE : 0, extra);
+}
+
 static void load(const struct zt_variant *v)
 {
 	variant = v;
-	total = zdref_load_variant(v, zdref_reserved_range().size > POOL_SIZE ?
-				   POOL_SIZE : 0, "");
+	load_pool("");
 }
 
 /* The fixture's load again, over the whole reserved range. */
@@ -1531,8 +1537,7 @@ static void fault_around_off(const void *type)
 	char *p;
 
 	ASSERT_EQ(zdref_unload(), 0);
-	total = zdref_load_variant(variant, zdref_reserved_range().size > POOL_SIZE ?
-				   POOL_SIZE : 0, "fault_around=0");
+	load_pool("fault_around=0");
 	ASSERT_EQ(zdref_sysfs_u64("fault_around"), 0);
 	fd = zdref_open_dev();
 	p = map_aligned(fd, 16 * PG, 0, 64 << 10);
